@@ -1,0 +1,84 @@
+"""Helpers shared by every preprocessing kernel: argument checks and event-validity codes.
+
+Kernels check each event inside their single pass and return ``(first_bad_index, n_dropped)``;
+:func:`raise_bad_event` turns the first bad index into an :class:`~evflow.errors.EventValueError`
+that names the event, the field and the allowed range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from evflow.errors import EventValueError, ShapeError
+
+OK = -1
+"""Kernel return value when every event was valid (or dropped on request)."""
+
+
+@njit(cache=True, inline="always")
+def event_is_bad(xi, yi, pi, ti, height, width, total):
+    """Return True when a (downsampled) event lies outside the tensor or the time window."""
+    return xi >= width or yi >= height or ti < 0 or ti >= total or (pi != 0 and pi != 1)
+
+
+def event_fields(events: np.ndarray):
+    """Return the ``x, y, p, t`` field views of a structured event array (no copy).
+
+    Raises:
+        EventValueError: when a field is missing.
+    """
+    names = getattr(events, "dtype", np.dtype(np.float64)).names or ()
+    missing = [k for k in "xypt" if k not in names]
+    if missing:
+        raise EventValueError(f"events lack field(s) {missing}; expected a structured array with x, y, p, t")
+    return events["x"], events["y"], events["p"], events["t"]
+
+
+def check_output(output: np.ndarray, dtypes: tuple, name: str, channels_even: bool = False) -> None:
+    """Check the preallocated output tensor of a kernel.
+
+    Raises:
+        ShapeError: not a C-contiguous 4-D ``(num_tbins, C, H, W)`` array of an accepted dtype.
+    """
+    if not isinstance(output, np.ndarray) or output.ndim != 4:
+        raise ShapeError(f"{name}: output must be a 4-D (num_tbins, C, H, W) numpy array, got {_desc(output)}")
+    if output.dtype not in [np.dtype(d) for d in dtypes]:
+        raise ShapeError(
+            f"{name}: output dtype must be one of {[str(np.dtype(d)) for d in dtypes]}, got {output.dtype}"
+        )
+    if not output.flags.c_contiguous or not output.flags.writeable:
+        raise ShapeError(f"{name}: output must be a writeable C-contiguous array")
+    if channels_even and output.shape[1] % 2:
+        raise ShapeError(f"{name}: with split polarity the channel count must be even, got {output.shape[1]}")
+
+
+def check_total(total_tbins_delta_t) -> int:
+    """Return the window length as a positive int (µs).
+
+    Raises:
+        ShapeError: when it is not a positive integer.
+    """
+    total = int(total_tbins_delta_t)
+    if total != total_tbins_delta_t or total <= 0:
+        raise ShapeError(f"total_tbins_delta_t must be a positive integer number of µs, got {total_tbins_delta_t!r}")
+    return total
+
+
+def raise_bad_event(events, index: int, output_shape, total: int, start_ts: int, ds: int, name: str):
+    """Raise the EventValueError describing event ``index`` (found bad by a kernel)."""
+    ev = events[index]
+    x, y, p, t = int(ev["x"]), int(ev["y"]), int(ev["p"]), int(ev["t"])
+    h, w = output_shape[2], output_shape[3]
+    shift = f" (x >> {ds}, y >> {ds})" if ds else ""
+    if p not in (0, 1):
+        why = f"polarity p={p} is not 0 or 1"
+    elif (x >> ds) >= w or (y >> ds) >= h:
+        why = f"(x={x}, y={y}){shift} lies outside the {h}x{w} tensor (height x width)"
+    else:
+        why = f"t={t} lies outside the window [{start_ts}, {start_ts + total}) µs"
+    raise EventValueError(f"{name}: event {index}: {why}; pass drop_out_of_range=True to drop such events")
+
+
+def _desc(obj) -> str:
+    return f"{type(obj).__name__} of shape {getattr(obj, 'shape', None)}"
