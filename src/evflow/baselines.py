@@ -1,0 +1,158 @@
+"""Reference flow estimators that need no training, so every learned number has a baseline beside it.
+
+Each baseline is a function ``(events, start_ts, end_ts, height, width) -> (2, H, W) float32`` giving the
+displacement in pixels over ``[start_ts, end_ts)``, looked up by name with :func:`get_baseline`:
+
+* ``zero``: no motion.
+* ``dis``: OpenCV's DIS optical flow between event-count frames of the two halves of the interval, rescaled
+  to the whole interval.
+* ``cmax``: contrast maximisation (Gallego et al. 2018) of one global translation: the velocity whose image of
+  warped events is the sharpest, found by a coarse-to-fine grid search.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from evflow.errors import ConfigError
+from evflow.metrics import compute_iwe
+
+BaselineFn = Callable[[np.ndarray, int, int, int, int], np.ndarray]
+
+
+def zero_flow(events: np.ndarray, start_ts: int, end_ts: int, height: int, width: int) -> np.ndarray:
+    """Zero displacement everywhere. Shape: ``(2, H, W)`` float32."""
+    return np.zeros((2, height, width), np.float32)
+
+
+def event_count_frame(events: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Number of events per pixel (both polarities). Shape: ``(H, W)`` float32."""
+    idx = events["y"].astype(np.intp) * width + events["x"].astype(np.intp)
+    return np.bincount(idx, minlength=height * width).reshape(height, width).astype(np.float32)
+
+
+def _to_uint8(frame: np.ndarray, sigma: float) -> np.ndarray:
+    frame = cv2.GaussianBlur(frame, (0, 0), sigma) if sigma > 0 else frame
+    nonzero = frame[frame > 0]
+    top = float(np.percentile(nonzero, 99)) if nonzero.size else 1.0
+    return np.clip(frame * (255.0 / max(top, 1e-6)), 0, 255).astype(np.uint8)
+
+
+def dis_flow(
+    events: np.ndarray,
+    start_ts: int,
+    end_ts: int,
+    height: int,
+    width: int,
+    preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+    sigma: float = 1.0,
+) -> np.ndarray:
+    """DIS optical flow between the event-count frames of ``[start, mid)`` and ``[mid, end)``.
+
+    The frame-to-frame flow spans the gap between the two halves' mean event times; it is scaled by
+    ``(end_ts - start_ts) / gap`` to give the displacement over the whole interval (constant velocity).
+
+    Args:
+        events: events of the interval (sorted by time).
+        start_ts, end_ts: interval bounds (µs).
+        height, width: sensor size.
+        preset: ``cv2.DISOPTICAL_FLOW_PRESET_*``.
+        sigma: Gaussian blur (px) applied to the count frames.
+
+    Returns:
+        ``(2, H, W)`` float32; zero when either half has no event.
+    """
+    mid = (start_ts + end_ts) // 2
+    cut = int(np.searchsorted(events["t"], mid))
+    first, second = events[:cut], events[cut:]
+    if len(first) == 0 or len(second) == 0:
+        return zero_flow(events, start_ts, end_ts, height, width)
+    gap = float(second["t"].mean() - first["t"].mean())
+    a = _to_uint8(event_count_frame(first, height, width), sigma)
+    b = _to_uint8(event_count_frame(second, height, width), sigma)
+    flow = cv2.DISOpticalFlow_create(preset).calc(a, b, None)
+    scale = (end_ts - start_ts) / max(gap, 1.0)
+    return (np.moveaxis(flow, 2, 0) * scale).astype(np.float32)
+
+
+def _contrast(events, velocity, start_ts, end_ts, height, width, sigma) -> float:
+    flow = np.empty((2, height, width), np.float64)
+    flow[0], flow[1] = velocity
+    t_mid = (start_ts + end_ts) // 2
+    iwe = compute_iwe(events, flow, t_mid, end_ts - start_ts, use_polarity=False).astype(np.float32)
+    return float(np.square(cv2.GaussianBlur(iwe, (0, 0), sigma)).mean())
+
+
+def _best_on_grid(events, center, step, half, start_ts, end_ts, height, width) -> np.ndarray:
+    sigma = 1.0
+    offsets = np.arange(-half, half + 1) * step
+    candidates = [center + np.array([du, dv]) for dv in offsets for du in offsets]
+    scores = [_contrast(events, c, start_ts, end_ts, height, width, sigma) for c in candidates]
+    return candidates[int(np.argmax(scores))]
+
+
+def cmax_flow(
+    events: np.ndarray,
+    start_ts: int,
+    end_ts: int,
+    height: int,
+    width: int,
+    max_flow: float | None = None,
+    max_events: int = 20000,
+    min_step: float = 0.25,
+) -> np.ndarray:
+    """Global translation maximising the contrast of the image of warped events (IWE).
+
+    Objective: mean of the squared IWE (event counts warped to the middle of the interval, Gaussian blur of
+    1 px). Unlike the variance, it is not fooled by events leaving the image (which creates large-scale
+    contrast); warping to the middle halves the displacements at the borders. Search: a 9x9 grid over
+    ``[-max_flow, max_flow]²``, then 3x3 grids around the best point with the step halved down to ``min_step``.
+
+    Args:
+        events: events of the interval (sorted by time).
+        start_ts, end_ts: interval bounds (µs).
+        height, width: sensor size.
+        max_flow: search range in px over the interval; default ``min(H, W) / 4`` clipped to [4, 64].
+        max_events: events used (evenly subsampled) to bound the cost.
+        min_step: final grid step (px).
+
+    Returns:
+        ``(2, H, W)`` float32 constant flow; zero when there are fewer than 2 events.
+    """
+    if len(events) < 2:
+        return zero_flow(events, start_ts, end_ts, height, width)
+    events = events[:: max(1, len(events) // max_events)]
+    if max_flow is None:
+        max_flow = float(np.clip(min(height, width) / 4.0, 4.0, 64.0))
+    step = max_flow / 4.0
+    best = _best_on_grid(events, np.zeros(2), step, 4, start_ts, end_ts, height, width)
+    while step > min_step:
+        step /= 2.0
+        best = _best_on_grid(events, best, step, 1, start_ts, end_ts, height, width)
+    out = np.empty((2, height, width), np.float32)
+    out[0], out[1] = best
+    return out
+
+
+_BASELINES: dict[str, BaselineFn] = {"zero": zero_flow, "dis": dis_flow, "cmax": cmax_flow}
+
+
+def list_baselines(pattern: str = "*") -> list[str]:
+    """Names of the available baselines matching a shell-style ``pattern``."""
+    return sorted(n for n in _BASELINES if fnmatch.fnmatch(n, pattern))
+
+
+def get_baseline(name: str) -> BaselineFn:
+    """Return the baseline function called ``name``.
+
+    Raises:
+        ConfigError: unknown name (the message lists the valid ones).
+    """
+    try:
+        return _BASELINES[name]
+    except KeyError:
+        raise ConfigError(f"unknown baseline {name!r}; valid names: {', '.join(list_baselines())}") from None
