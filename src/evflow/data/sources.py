@@ -15,8 +15,8 @@ so sources can be pickled to ``DataLoader`` workers.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -26,9 +26,9 @@ from evflow.errors import ConfigError, EventFileError, ShapeError
 EVENT_EXTENSIONS = (".dat", ".raw", ".h5", ".hdf5", ".npy", ".npz")
 
 
-@dataclass(frozen=True)
-class FileMetadata:
-    """One contiguous piece (a segment) of a recording read by a batch row.
+class FileMetadata(NamedTuple):
+    """One contiguous piece (a segment) of a recording read by a batch row (a named tuple, so that Lightning
+    can move batches holding it to a device).
 
     Attributes:
         path: recording file.
@@ -212,9 +212,8 @@ class EventFileSource:
             ``(num_tbins, C, height, width)`` float32.
         """
         total = num_tbins * delta_t
-        events = self.read_events(start_ts, total).copy()
-        events["t"] -= start_ts
-        features = np.asarray(self._processor(num_tbins)(events, delta_t=total), dtype=np.float32)
+        events = self.read_events(start_ts, total)
+        features = np.asarray(self._processor(num_tbins)(events, delta_t=total, start_ts=start_ts), dtype=np.float32)
         if features.shape[0] != num_tbins:
             raise ShapeError(f"{self.path}: preprocessing returned {features.shape}, expected {num_tbins} bins")
         return resize_features(features, self.height, self.width)
