@@ -110,16 +110,22 @@ def warp_sprite(sprite: Sprite, h: np.ndarray, size: tuple[int, int]) -> tuple[n
     return tex, alpha
 
 
-def ground_truth_flow(scene: Scene, t0: int, t1: int) -> np.ndarray:
+def ground_truth_flow(scene: Scene, t0: int, t1: int, layers: np.ndarray | None = None) -> np.ndarray:
     """Exact forward flow over ``[t0, t1]``: where each pixel's visible surface point at ``t0`` is at ``t1``.
 
     The visible layer at ``t0`` decides (alpha > 0.5); a point that becomes occluded keeps the motion of its
     own layer (its position behind the occluder), and disoccluded points have no source so play no role.
 
+    Args:
+        scene: the scene.
+        t0, t1: interval bounds in µs.
+        layers: visible-layer map at ``t0`` (from ``scene.render(t0, with_layers=True)``); rendered if None.
+
     Returns:
         ``(2, H, W)`` float32 displacement, channel 0 = x (right), channel 1 = y (down), in pixels.
     """
-    _, layers = scene.render(t0, with_layers=True)
+    if layers is None:
+        _, layers = scene.render(t0, with_layers=True)
     h0s, h1s = scene.homographies([t0]), scene.homographies([t1])
     ys, xs = np.mgrid[0 : scene.height, 0 : scene.width].astype(np.float64)
     flow = np.empty((2, scene.height, scene.width), np.float32)

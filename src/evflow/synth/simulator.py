@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from evflow.errors import ConfigError
+from evflow.errors import ConfigError, ShapeError
 from evflow.io.events import empty_events
 
 
@@ -45,46 +45,59 @@ class SimulatorConfig:
 
 
 @numba.njit(cache=True, nogil=True)
-def _count_crossings(d0, d1, c_on, c_off):
-    n = 0
-    for i in range(d0.size):
-        if d1[i] >= c_on[i]:
-            n += int(d1[i] / c_on[i])
-        elif d1[i] <= -c_off[i]:
-            n += int(-d1[i] / c_off[i])
-    return n
+def _emit(log0, log1, ref, last_t, c_on, c_off, leak, t0, t1, refractory, active):
+    """Advance every pixel from ``log0`` (at t0) to ``log1`` (at t1); update ``ref``/``last_t`` in place.
 
-
-@numba.njit(cache=True, nogil=True)
-def _emit(log0, log1, ref, last_t, c_on, c_off, leak, t0, t1, refractory, width):
-    """Advance every pixel from ``log0`` (at t0) to ``log1`` (at t1); update ``ref``/``last_t`` in place."""
-    d0 = log0 - ref
-    d1 = log1 - ref + leak * c_on
-    n_max = _count_crossings(d0, d1, c_on, c_off)
-    xs = np.empty(n_max, np.uint16)
-    ys = np.empty(n_max, np.uint16)
+    ``active`` is an int64 scratch buffer of one entry per pixel. Returns the flat pixel index, polarity
+    and time of each emitted event, in pixel order.
+    """
+    n_active, n_max = 0, 0
+    for i in range(log0.size):  # pass 1: pixels with at least one crossing, and a bound on the count
+        b = log1[i] - ref[i] + leak * c_on[i]
+        if b >= c_on[i] or b <= -c_off[i]:
+            active[n_active] = i
+            n_active += 1
+            n_max += int(b / c_on[i]) if b > 0 else int(-b / c_off[i])
+        elif leak != 0:
+            ref[i] -= leak * c_on[i]
+    idx = np.empty(n_max, np.int64)
     ps = np.empty(n_max, np.int16)
     ts = np.empty(n_max, np.int64)
     span = t1 - t0
     n = 0
-    for i in range(d0.size):
-        a, b = d0[i], d1[i]
-        if b >= c_on[i]:
+    for j in range(n_active):  # pass 2: interpolated crossing times
+        i = active[j]
+        a = log0[i] - ref[i]
+        b = log1[i] - ref[i] + leak * c_on[i]
+        if b > 0:
             c, pol, count = c_on[i], 1, int(b / c_on[i])
-        elif b <= -c_off[i]:
-            c, pol, count = -c_off[i], 0, int(-b / c_off[i])
         else:
-            ref[i] = log1[i] - b
-            continue
+            c, pol, count = -c_off[i], 0, int(-b / c_off[i])
         for k in range(1, count + 1):
             tau = min(max((k * c - a) / (b - a), 0.0), 1.0)
             t = t0 + np.int64(tau * span)
             if t - last_t[i] >= refractory:
-                xs[n], ys[n], ps[n], ts[n] = i % width, i // width, pol, t
+                idx[n], ps[n], ts[n] = i, pol, t
                 last_t[i] = t
                 n += 1
         ref[i] = log1[i] - (b - count * c)
-    return xs[:n], ys[:n], ps[:n], ts[:n]
+    return idx[:n], ps[:n], ts[:n]
+
+
+@numba.njit(cache=True, nogil=True)
+def _time_order(ts, t0, t1):
+    """Stable counting sort of timestamps within ``[t0, t1]``: returns the permutation."""
+    counts = np.zeros(t1 - t0 + 2, np.int64)
+    for t in ts:
+        counts[t - t0 + 1] += 1
+    for j in range(1, counts.size):
+        counts[j] += counts[j - 1]
+    order = np.empty(ts.size, np.int64)
+    for i in range(ts.size):
+        j = ts[i] - t0
+        order[counts[j]] = i
+        counts[j] += 1
+    return order
 
 
 class EventSimulator:
@@ -99,22 +112,28 @@ class EventSimulator:
     def __init__(self, height: int, width: int, config: SimulatorConfig, rng: np.random.Generator):
         self.height, self.width, self.config, self.rng = height, width, config, rng
         n = height * width
-        self.c_on = np.clip(rng.normal(config.threshold_on, config.sigma_on, n), 0.01, 1.0)
-        self.c_off = np.clip(rng.normal(config.threshold_off, config.sigma_off, n), 0.01, 1.0)
+        self.c_on = np.clip(rng.normal(config.threshold_on, config.sigma_on, n), 0.01, 1.0).astype(np.float32)
+        self.c_off = np.clip(rng.normal(config.threshold_off, config.sigma_off, n), 0.01, 1.0).astype(np.float32)
         self.ref = None
         self.log = None
         self.t = None
         self.last_t = np.full(n, np.iinfo(np.int64).min // 2, np.int64)
 
-    def log_intensity(self, frame: np.ndarray) -> np.ndarray:
-        """``log(eps + frame / 255)`` flattened to float64 ``(H*W,)``."""
-        return np.log(self.config.log_eps + frame.astype(np.float64).ravel() * (1 / 255))
+    def log_intensity(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``log(eps + frame / 255)`` flattened to float32 ``(H*W,)`` (into ``out`` when given)."""
+        out = np.multiply(frame.ravel(), np.float32(1 / 255), out=out, dtype=np.float32)
+        out += np.float32(self.config.log_eps)
+        return np.log(out, out=out)
 
     def reset(self, frame: np.ndarray, t_us: int) -> None:
         """Start from ``frame`` at ``t_us``; reference levels get a random offset within the thresholds."""
+        self._check_frame(frame)
         self.log = self.log_intensity(frame)
+        self._next_log = np.empty_like(self.log)
+        self._active = np.empty(self.log.size, np.int64)
+        self.last_t[:] = np.iinfo(np.int64).min // 2
         offset = self.rng.uniform(-1.0, 1.0, self.log.size)
-        self.ref = self.log - np.where(offset > 0, offset * self.c_on, offset * self.c_off) * 0.99
+        self.ref = (self.log - np.where(offset > 0, offset * self.c_on, offset * self.c_off) * 0.99).astype(np.float32)
         self.t = int(t_us)
 
     def step(self, frame: np.ndarray, t_us: int) -> np.ndarray:
@@ -125,18 +144,23 @@ class EventSimulator:
         """
         if self.log is None:
             raise ConfigError("EventSimulator.step() called before reset()")
-        t_us = int(t_us)
-        if t_us < self.t:
-            raise ConfigError(f"frames must come in time order: got t={t_us} after t={self.t}")
-        new_log = self.log_intensity(frame)
-        cfg = self.config
-        leak = cfg.leak_hz * (t_us - self.t) * 1e-6
-        cols = _emit(self.log, new_log, self.ref, self.last_t, self.c_on, self.c_off, leak, self.t, t_us,
-                     cfg.refractory_us, self.width)  # fmt: skip
+        self._check_frame(frame)
+        t0, t1, cfg = self.t, int(t_us), self.config
+        if t1 < t0:
+            raise ConfigError(f"frames must come in time order: got t={t1} after t={t0}")
+        self.log_intensity(frame, out=self._next_log)
+        leak = np.float32(cfg.leak_hz * (t1 - t0) * 1e-6)
+        idx, p, t = _emit(self.log, self._next_log, self.ref, self.last_t, self.c_on, self.c_off, leak, t0, t1,
+                          cfg.refractory_us, self._active)  # fmt: skip
+        self.log, self._next_log, self.t = self._next_log, self.log, t1
+        cols = ((idx % self.width).astype(np.uint16), (idx // self.width).astype(np.uint16), p, t)
         if cfg.shot_noise_hz > 0:
-            cols = _add_shot_noise(cols, self.rng, cfg.shot_noise_hz, self.t, t_us, self.height, self.width)
-        self.log, self.t = new_log, t_us
-        return _to_events(*cols)
+            cols = _add_shot_noise(cols, self.rng, cfg.shot_noise_hz, t0, t1, self.height, self.width)
+        return _to_events(*cols, t0, t1)
+
+    def _check_frame(self, frame: np.ndarray) -> None:
+        if frame.shape != (self.height, self.width):
+            raise ShapeError(f"frame must have shape ({self.height}, {self.width}), got {frame.shape}")
 
 
 def _add_shot_noise(cols, rng, rate_hz, t0, t1, height, width):
@@ -152,8 +176,11 @@ def _add_shot_noise(cols, rng, rate_hz, t0, t1, height, width):
     return tuple(np.concatenate([a, b]) for a, b in zip(cols, noise))
 
 
-def _to_events(x, y, p, t) -> np.ndarray:
-    order = np.argsort(t, kind="stable")
+def _to_events(x, y, p, t, t0: int, t1: int) -> np.ndarray:
+    if t1 - t0 <= 8 * len(t) + 100_000:
+        order = _time_order(t, t0, t1)
+    else:
+        order = np.argsort(t, kind="stable")
     ev = empty_events(len(t))
     ev["x"], ev["y"], ev["p"], ev["t"] = x[order], y[order], p[order], t[order]
     return ev
