@@ -20,6 +20,8 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from evflow.errors import ConfigError
 from evflow.synth.dataset import (
     SequenceConfig,
@@ -104,22 +106,23 @@ def generate_dataset(
 
 
 def _precomputer(name: str, config: SequenceConfig):
-    """Return ``f(events, out_stem, flow_path)`` writing ``out_stem.h5`` and linking the flow file."""
-    try:
-        from evflow.data.features import write_tensor_file
-        from evflow.preprocessing import CDProcessor, list_preprocessings
-    except ImportError as exc:
-        raise ConfigError(f"--precompute is not available yet (evflow.data.features missing: {exc})") from None
+    """Return ``f(events, out_stem, flow_path)`` writing ``out_stem.h5`` (one row per flow interval) and
+    linking the flow file next to it."""
+    from evflow.preprocessing import CDProcessor, list_preprocessings
+
     if name not in list_preprocessings():
-        raise ConfigError(f"unknown preprocessing {name!r}; valid: {list_preprocessings()}")
+        raise ConfigError(f"unknown preprocessing {name!r} for --precompute; valid: {list_preprocessings()}")
     processor = CDProcessor(config.height, config.width, num_tbins=1, preprocessing=name)
 
     def run(events, out_stem: Path, flow_path: Path) -> None:
-        from evflow.synth.precompute import tensors_per_interval
+        from evflow.data.features import TensorFileWriter
 
-        out_stem.parent.mkdir(parents=True, exist_ok=True)
-        data = tensors_per_interval(processor, events, config.delta_t, config.duration_us // config.delta_t)
-        write_tensor_file(out_stem.with_suffix(".h5"), data, name, config.delta_t, config.height, config.width)
+        dt = config.delta_t
+        bounds = np.searchsorted(events["t"], np.arange(config.duration_us // dt + 1) * dt, side="left")
+        with TensorFileWriter(out_stem.with_suffix(".h5"), name, dt, processor.shape[1:], config.height,
+                              config.width, processor.dtype, processor.preprocess_kwargs) as writer:  # fmt: skip
+            for k in range(len(bounds) - 1):
+                writer.append(processor(events[bounds[k] : bounds[k + 1]], delta_t=dt, start_ts=k * dt))
         _link(flow_path, out_stem.with_name(flow_path.name))
 
     return run
