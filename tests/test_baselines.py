@@ -54,3 +54,13 @@ def test_dis_recovers_a_translation():
     count = event_count_frame(events, 96, 128) > 0
     med = np.median(est[:, count], axis=1)
     np.testing.assert_allclose(med, flow, atol=1.5)
+
+
+def test_baselines_use_only_what_they_need_from_a_whole_recording():
+    flow = (6.0, 0.0)
+    events = translating_events(64, 80, (4 * flow[0], 0.0), duration=200_000)  # 4 intervals of 50 ms
+    mid = cmax_flow(events, 50_000, 100_000, 64, 80)
+    np.testing.assert_allclose(mid[:, 0, 0], flow, atol=1.0)
+    dis = dis_flow(events, 50_000, 100_000, 64, 80)  # frames centred on 50 ms and 100 ms
+    count = event_count_frame(events, 64, 80) > 0
+    np.testing.assert_allclose(np.median(dis[:, count], axis=1), flow, atol=1.0)

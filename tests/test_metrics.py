@@ -109,3 +109,11 @@ def test_gt_propagated_through_consecutive_intervals():
     # Pixel x=3 moves to x=4, where the second flow is 0.
     assert out[0, 0, 3] == pytest.approx(1.0)
     assert np.isinf(out[0, 0, 9])  # left the image
+
+
+def test_fwl_sigma_blurs_both_images():
+    events = translating_events(48, 64, (6.0, -3.0))
+    true, zero = const_flow(48, 64, 6.0, -3.0), const_flow(48, 64, 0.0, 0.0)
+    assert M.flow_warp_loss(events, zero, 0, 50_000, sigma=1.0) == pytest.approx(1.0)
+    assert M.flow_warp_loss(events, true, 0, 50_000, sigma=1.0) > 1.2
+    assert math.isnan(M.flow_warp_loss(events[:0], true, 0, 50_000))

@@ -30,6 +30,9 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--output-dir", default="evflow_eval", help="where metrics.json and aee.png are written")
     parser.add_argument("--baselines", default="zero,dis,cmax", help="comma-separated baselines ('' for none)")
+    parser.add_argument(
+        "--fwl-sigma", type=float, default=0.0, help="Gaussian blur (px) of both FWL images (0 = reference FWL)"
+    )
 
 
 def _recordings(args) -> list[tuple[str, Path, Path, Path]]:
@@ -84,7 +87,7 @@ def _check_estimate(path: Path, est, gt) -> None:
         raise EventFileError(path, f"estimated flow has non-finite values in interval {int(bad[0])}")
 
 
-def evaluate_interval(events, flows: dict, gt_flow, start_ts: int, end_ts: int) -> dict:
+def evaluate_interval(events, flows: dict, gt_flow, start_ts: int, end_ts: int, fwl_sigma: float = 0.0) -> dict:
     """Metrics of every flow in ``flows`` (name → ``(2, H, W)``) on one interval; ``gt_flow`` may be None."""
     from evflow.metrics import event_mask, flow_errors, flow_warp_loss, rsat, valid_mask
 
@@ -95,12 +98,13 @@ def evaluate_interval(events, flows: dict, gt_flow, start_ts: int, end_ts: int) 
         flows = {**flows, "gt": np.where(np.isfinite(gt_flow), gt_flow, 0.0)}
     for name, flow in flows.items():
         m = flow_errors(flow, gt_flow, mask) if gt_flow is not None and name != "gt" else {}
-        m.update(fwl=flow_warp_loss(events, flow, start_ts, end_ts), rsat=rsat(events, flow, start_ts, end_ts))
+        m["fwl"] = flow_warp_loss(events, flow, start_ts, end_ts, sigma=fwl_sigma)
+        m["rsat"] = rsat(events, flow, start_ts, end_ts)
         out[name] = m
     return out
 
 
-def evaluate_recording(est, gt, events, baselines: dict) -> list[dict]:
+def evaluate_recording(est, gt, events, baselines: dict, fwl_sigma: float = 0.0) -> list[dict]:
     """Per-interval metrics of the estimate and the baselines (``FlowFile`` inputs, whole event array)."""
     from evflow.metrics import gt_for_interval
 
@@ -108,8 +112,9 @@ def evaluate_recording(est, gt, events, baselines: dict) -> list[dict]:
     for i, (s, e) in enumerate(zip(est.start_ts.tolist(), est.end_ts.tolist())):
         ev = events[np.searchsorted(t, s) : np.searchsorted(t, e)]
         flows = {"estimate": est.flow[i]}
-        flows.update({name: fn(ev, s, e, est.height, est.width) for name, fn in baselines.items()})
-        rows.append(evaluate_interval(ev, flows, gt_for_interval(gt.flow, gt.start_ts, gt.end_ts, s, e), s, e))
+        flows.update({name: fn(events, s, e, est.height, est.width) for name, fn in baselines.items()})
+        gt_i = gt_for_interval(gt.flow, gt.start_ts, gt.end_ts, s, e)
+        rows.append(evaluate_interval(ev, flows, gt_i, s, e, fwl_sigma))
     return rows
 
 
@@ -156,14 +161,14 @@ def run(args) -> int:
     names = [n.strip() for n in args.baselines.split(",") if n.strip()]
     baselines = {n: get_baseline(n) for n in names}
     methods = ["estimate", *names, "gt"]
-    report = {"format_version": 1, "methods": methods, "recordings": []}
+    report = {"format_version": 1, "methods": methods, "fwl_sigma": args.fwl_sigma, "recordings": []}
     all_rows = []
     for name, est_path, gt_path, ev_path in _recordings(args):
         est, gt = read_flow_file(est_path), read_flow_file(gt_path)
         _check_estimate(est_path, est, gt)
         events = load_events(ev_path)
         validate_events(events, est.height, est.width, check_sorted=True, what=str(ev_path))
-        rows = evaluate_recording(est, gt, events, baselines)
+        rows = evaluate_recording(est, gt, events, baselines, args.fwl_sigma)
         all_rows += rows
         files = {"estimate": str(est_path), "gt": str(gt_path), "events": str(ev_path)}
         report["recordings"].append({"name": name, **files, "summary": summarize(rows, methods), "intervals": rows})
