@@ -16,8 +16,6 @@ event at ``t = 25000`` has ``tau = 1``: channel 2 (d=1, OFF) gets the whole 0.2.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
@@ -25,10 +23,24 @@ from evflow.preprocessing._common import OK, check_output, check_total, event_fi
 
 
 @njit(cache=True)
+def _offsets(n_tbins, n_ch, plane, split):
+    """Flat offset of micro bin ``b`` (all time bins together) in the output, for every ``b``."""
+    n_micro = n_ch // 2 if split else n_ch
+    step = 2 if split else 1
+    table = np.empty(n_tbins * n_micro, np.int64)
+    for b in range(n_tbins * n_micro):
+        tb = b // n_micro
+        table[b] = (tb * n_ch + (b - tb * n_micro) * step) * plane
+    return table
+
+
+@njit(cache=True)
 def _event_cube_kernel(x, y, p, t, t0, out, total, split, k, ds, drop):
     n_tbins, n_ch, height, width = out.shape
-    n_micro = n_ch // 2 if split else n_ch
-    n = n_tbins * n_micro
+    plane = height * width
+    table = _offsets(n_tbins, n_ch, plane, split)
+    n = table.shape[0]
+    flat = out.reshape(-1)
     scale = n / total
     dropped = 0
     for i in range(t.shape[0]):
@@ -41,28 +53,25 @@ def _event_cube_kernel(x, y, p, t, t0, out, total, split, k, ds, drop):
                 dropped += 1
                 continue
             return i, dropped
-        tau = ti * scale - 0.5
-        left = int(math.floor(tau))
-        w_right = tau - left
+        # tau + 1 = ti * n / total + 0.5 >= 0.5, so int() is floor: right = floor(tau) + 1 = left + 1
+        tau1 = ti * scale + 0.5
+        right = int(tau1)
+        w_right = tau1 - right
+        base = yi * width + xi
         if split:
+            base += pi * plane
             inc_l = (1.0 - w_right) * k
             inc_r = w_right * k
-            ch = pi
-            step = 2
         else:
             sign = 2.0 * pi - 1.0
             inc_l = (1.0 - w_right) * k * sign
             inc_r = w_right * k * sign
-            ch = 0
-            step = 1
-        if left >= 0:
-            tb = left // n_micro
-            c = (left - tb * n_micro) * step + ch
-            out[tb, c, yi, xi] = min(max(out[tb, c, yi, xi] + inc_l, -1.0), 1.0)
-        if left + 1 < n:
-            tb = (left + 1) // n_micro
-            c = (left + 1 - tb * n_micro) * step + ch
-            out[tb, c, yi, xi] = min(max(out[tb, c, yi, xi] + inc_r, -1.0), 1.0)
+        if right >= 1:  # left share: micro bin right - 1 exists
+            j = table[right - 1] + base
+            flat[j] = min(max(flat[j] + inc_l, -1.0), 1.0)
+        if right < n:
+            j = table[right] + base
+            flat[j] = min(max(flat[j] + inc_r, -1.0), 1.0)
     return OK, dropped
 
 

@@ -1,7 +1,8 @@
 """Torch twin of :func:`~evflow.preprocessing.event_cube.event_cube`: batched, runs on CPU or GPU.
 
-Same formula as the numba kernel (see that module): ``tau = (t - start) * (n / total) - 0.5`` computed in
-float64, left/right shares scattered with ``index_add_`` into a flat view of the output.
+Same formula and float64 arithmetic as the numba kernel (see that module):
+``tau + 1 = (t - start) * (n / total) + 0.5``; the left/right shares are scattered with ``index_add_`` into a
+flat view of the output.
 
 Difference from the numba kernel (documented, by design): numba clamps each accumulation to ``[-1, 1]`` in
 event order, the twin clamps the final sum once. With ``split_polarity=True`` (the default) every increment
@@ -108,9 +109,10 @@ def _scatter(output, b, x, y, p, t, total_b, split, k):
     n_t, n_b, n_c, h, w = output.shape
     d_count = n_c // 2 if split else n_c
     n = n_t * d_count
-    tau = t.to(torch.float64) * (n / total_b.to(torch.float64)) - 0.5
-    left = torch.floor(tau).to(torch.int64)
-    w_right = tau - left
+    tau1 = t.to(torch.float64) * (n / total_b.to(torch.float64)) + 0.5  # same arithmetic as the numba kernel
+    right = torch.floor(tau1).to(torch.int64)
+    w_right = tau1 - right
+    left = right - 1
     sign = torch.ones_like(w_right) if split else (2 * p - 1).to(torch.float64)
     for bins, weight in ((left, (1.0 - w_right)), (left + 1, w_right)):
         keep = (bins >= 0) & (bins < n)
