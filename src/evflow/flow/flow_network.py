@@ -1,0 +1,103 @@
+"""``FlowNetwork``: a registered feature extractor plus the input pyramid and one warping head per scale."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..core.pyramid import Pyramid
+from ..core.sequence import time_to_batch
+from ..core.warp import Warping
+from ..errors import ShapeError
+from .feature_extractor import build_feature_extractor
+
+
+class FlowNetwork(nn.Module):
+    """Recurrent flow network (streaming: the recurrent state is carried from one call to the next).
+
+    Args:
+        array_dim: input shape ``(num_tbins, channels, height, width)``; ``channels`` sets the input channels.
+        flow_loss_weights: loss weights (kept for API compatibility; the loss lives in
+            :class:`~evflow.flow.losses.FlowLoss`).
+        feature_extractor_name: a name of :func:`~evflow.flow.feature_extractor.list_architectures`.
+        **kwargs: architecture arguments (``base``, ``scales``, ``separable``, ``rnn_cell``, ``depth``...).
+
+    Attributes:
+        in_channels: input channels.
+        feature_extractor: the U-Net.
+        pyramid: :class:`~evflow.core.pyramid.Pyramid` giving the inputs at every flow scale.
+        warping_head: ``nn.ModuleList`` of :class:`~evflow.core.warp.Warping`, one per scale (moves with ``.to()``).
+
+    Shape:
+        input ``(T, B, C, H, W)`` with ``H`` and ``W`` multiples of ``2**(scales - 1)`` -> list, coarse to fine, of
+        ``(T, B, 2, H / 2**k, W / 2**k)`` flows in pixels per bin; the last one is at full input resolution.
+    """
+
+    def __init__(self, array_dim, flow_loss_weights=None, feature_extractor_name: str = "eminet", **kwargs):
+        super().__init__()
+        self.array_dim = [int(v) for v in array_dim]
+        self.in_channels = self.array_dim[1]
+        self.feature_extractor_name = feature_extractor_name
+        self.feature_extractor = build_feature_extractor(feature_extractor_name, self.in_channels, **kwargs)
+        self.scales = self.feature_extractor.scales
+        self.pyramid = Pyramid(self.scales)
+        self.warping_head = nn.ModuleList([Warping() for _ in range(self.scales)])
+
+    def get_nb_scales(self) -> int:
+        """Number of flow scales."""
+        return self.scales
+
+    def get_warping_head(self) -> nn.ModuleList:
+        """The warping heads, one per scale (coarse to fine)."""
+        return self.warping_head
+
+    def check_input(self, inputs: torch.Tensor) -> None:
+        """Raise :class:`~evflow.errors.ShapeError` unless ``inputs`` is ``(T, B, C, H, W)`` with valid C, H, W."""
+        mult = 2 ** (self.scales - 1)
+        shape = list(inputs.shape)
+        if inputs.dim() != 5 or shape[2] != self.in_channels or shape[3] % mult != 0 or shape[4] % mult != 0:
+            raise ShapeError(
+                f"FlowNetwork input must be (T, B, {self.in_channels}, H, W) with H and W multiples of {mult}, "
+                f"got {shape}"
+            )
+
+    def forward(self, inputs: torch.Tensor) -> list[torch.Tensor]:
+        """Flows coarse to fine, each ``(T, B, 2, h, w)``, pixels per bin."""
+        self.check_input(inputs)
+        return self.feature_extractor(inputs)
+
+    def interpolate_all_inputs_using_pyramid(self, inputs: torch.Tensor) -> list[torch.Tensor]:
+        """The inputs resized to every flow scale, coarse to fine."""
+        return self.pyramid.compute_all_levels(inputs)
+
+    @torch.jit.ignore
+    def sharpen(self, inputs: torch.Tensor, micro_tbin: int = 0, depth_level: int = -1):
+        """Run the network (advancing its state) and warp the micro bins of the input onto ``micro_tbin``.
+
+        Args:
+            inputs: ``(T, B, C, H, W)`` micro-binned ON/OFF volume (channel ``2 d + p``).
+            micro_tbin: micro bin every other micro bin is moved to.
+            depth_level: flow scale used (``-1``: full resolution).
+
+        Returns:
+            ``(flow, sharp)``: flow ``(T * B, 2, h, w)`` in pixels, sharpened input ``(T, B, C / 2, 2, h, w)``.
+        """
+        level = depth_level % self.scales
+        resized = self.pyramid.compute_level(inputs, level)
+        flow, _ = time_to_batch(self.forward(inputs)[level])
+        return flow, self.warping_head[level].sharpen_micro_tbin(resized, flow, micro_tbin)
+
+    @torch.jit.export
+    def reset(self, mask: torch.Tensor) -> None:
+        """Per-sample reset of the recurrent state: ``mask`` ``(B,)`` or ``(B, 1, 1, 1)``, 0 = forget, 1 = keep."""
+        self.feature_extractor.reset(mask)
+
+    @torch.jit.export
+    def reset_all(self) -> None:
+        """Forget the whole recurrent state (next output equals that of a fresh network)."""
+        self.feature_extractor.reset_all()
+
+    @torch.jit.export
+    def detach_state(self) -> None:
+        """Detach the recurrent state from the autograd graph (done at every forward anyway)."""
+        self.feature_extractor.detach_state()

@@ -1,0 +1,122 @@
+"""FlowNetwork and the architecture registry: shapes, parameter counts, recurrent state, TorchScript."""
+
+import pytest
+import torch
+
+from evflow.errors import ConfigError, ShapeError
+from evflow.flow.feature_extractor import build_feature_extractor, count_parameters, list_architectures
+from evflow.flow.flow_network import FlowNetwork
+
+ARCHS = ["eminet", "eminet_non_sep", "midinet", "midinet2"]
+H, W = 32, 48
+
+
+def make(name, cell="lstm", seed=0, **kw):
+    torch.manual_seed(seed)
+    net = FlowNetwork((2, 6, H, W), None, name, rnn_cell=cell, **kw).eval()
+    if name == "midinet2":  # residual weights start at 0: the recurrent layer would not contribute yet
+        with torch.no_grad():
+            net.feature_extractor.decoders[0].resweight.fill_(0.5)
+    return net
+
+
+def test_registry_lists_and_rejects():
+    assert list_architectures() == ARCHS
+    assert list_architectures("midi*") == ["midinet", "midinet2"]
+    with pytest.raises(ConfigError, match="valid names"):
+        FlowNetwork((2, 6, H, W), None, "resnet")
+    with pytest.raises(ConfigError, match="unexpected"):
+        build_feature_extractor("eminet", 6, depth=2)
+
+
+@pytest.mark.parametrize(
+    "name,count", [("eminet", 660158), ("eminet_non_sep", 1059174), ("midinet", 725482), ("midinet2", 766827)]
+)
+def test_parameter_counts_match_original(name, count):
+    assert count_parameters(build_feature_extractor(name, 6, base=16)) == count
+
+
+def test_state_dict_keys_follow_original_layout():
+    keys = set(FlowNetwork((2, 6, H, W), None, "eminet").state_dict())
+    for k in [
+        "feature_extractor.encoders.0.module.0.0.weight",
+        "feature_extractor.encoders.2.module.0.1.bias",
+        "feature_extractor.decoders.0.conv_x2h.module.1.running_var",
+        "feature_extractor.decoders.0.timepool.conv_h2h.weight",
+        "feature_extractor.decoders.3.block.module.0.1.weight",
+        "feature_extractor.decoders.3.regressor.module.bias",
+    ]:
+        assert k in keys
+    assert not any("prev_" in k or "grid" in k for k in keys)
+
+
+@pytest.mark.parametrize("name", ARCHS)
+@pytest.mark.parametrize("tb", [(1, 1), (3, 2)])
+def test_output_shapes(name, tb):
+    net = make(name)
+    flows = net(torch.rand(tb[0], tb[1], 6, H, W))
+    assert [tuple(f.shape) for f in flows] == [(*tb, 2, H // 4, W // 4), (*tb, 2, H // 2, W // 2), (*tb, 2, H, W)]
+    levels = net.interpolate_all_inputs_using_pyramid(torch.rand(tb[0], tb[1], 6, H, W))
+    assert [f.shape[-2:] for f in flows] == [level.shape[-2:] for level in levels]
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 6, 30, 48), (1, 1, 6, 32, 47), (1, 1, 5, 32, 48), (1, 6, 32, 48)])
+def test_bad_input_shapes_rejected(shape):
+    with pytest.raises(ShapeError, match="multiples of 4"):
+        make("eminet")(torch.rand(*shape))
+
+
+@pytest.mark.parametrize("name", ARCHS)
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_state_reset_mask_and_reset_all(name, cell):
+    net = make(name, cell)
+    x = torch.rand(1, 2, 6, H, W)
+    with torch.no_grad():
+        fresh = net(x)[-1]
+        carried = net(x)[-1]
+        assert not torch.allclose(fresh, carried)
+        net.reset_all()
+        torch.testing.assert_close(net(x)[-1], fresh)
+        net.reset(torch.tensor([1.0, 0.0]).view(2, 1, 1, 1))  # keep sample 0, forget sample 1
+        out = net(x)[-1]
+    torch.testing.assert_close(out[:, 1], fresh[:, 1])
+    torch.testing.assert_close(out[:, 0], carried[:, 0])
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+@pytest.mark.parametrize("name", ARCHS)
+def test_torchscript_matches_eager_also_after_reset_all(name):
+    net = make(name, "gru" if name == "midinet" else "lstm")
+    scripted = torch.jit.script(make(name, "gru" if name == "midinet" else "lstm"))
+    x = torch.rand(3, 2, 6, H, W)
+    with torch.no_grad(), torch.jit.optimized_execution(False):
+        for _ in range(2):
+            for a, b in zip(net(x), scripted(x)):
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        first = scripted(x)[-1]
+        net.reset_all()
+        scripted.reset_all()
+        again = scripted(x)[-1]
+        torch.testing.assert_close(net(x)[-1], again, rtol=1e-4, atol=1e-5)
+    net.reset_all()
+    with torch.no_grad():
+        torch.testing.assert_close(net(x)[-1], make(name, "gru" if name == "midinet" else "lstm")(x)[-1])
+    assert not torch.allclose(first, again)
+
+
+def test_sharpen_and_heads_follow_dtype():
+    net = make("eminet").double()
+    x = torch.rand(2, 1, 6, H, W, dtype=torch.float64)
+    flow, sharp = net.sharpen(x, micro_tbin=0, depth_level=-1)
+    assert flow.shape == (2, 2, H, W) and sharp.shape == (2, 1, 3, 2, H, W) and sharp.dtype == torch.float64
+    flow, sharp = net.sharpen(x, depth_level=0)
+    assert flow.shape == (2, 2, H // 4, W // 4) and sharp.shape == (2, 1, 3, 2, H // 4, W // 4)
+    assert len(net.get_warping_head()) == net.get_nb_scales() == 3
+    assert net.warping_head[0].grid.dtype == torch.float64
+
+
+def test_training_step_backward_reaches_all_parameters():
+    net = make("eminet").train()
+    flows = net(torch.rand(2, 2, 6, H, W))
+    sum(f.abs().mean() for f in flows).backward()
+    assert all(p.grad is not None for p in net.parameters())
