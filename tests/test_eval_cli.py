@@ -10,7 +10,7 @@ import pytest
 
 from evflow.cli.main import main
 from evflow.data.flow_file import write_flow_file
-from evflow.io import make_events
+from evflow.io import make_events, write_events
 
 H, W, DT, N = 40, 56, 50_000, 4
 FLOW = (6.0, -3.0)  # px per DT
@@ -40,8 +40,8 @@ def recording(tmp_path):
     flow_gt = flow.copy()
     flow_gt[:, :, -3:] = np.inf  # invalid GT rows
     gt = write_flow_file(tmp_path / "rec_flow.h5", flow_gt, start, end)
-    events = tmp_path / "rec_td.npy"
-    np.save(events, translating_events())
+    events = tmp_path / "rec_td.dat"
+    write_events(events, translating_events(), height=H, width=W)
     est_dir = tmp_path / "est"
     est_dir.mkdir()
     est = write_flow_file(est_dir / "rec_flow.h5", flow, start, end)
@@ -98,7 +98,7 @@ def test_bad_inputs_give_clean_errors(recording, capsys):
     assert "resolution mismatch" in capsys.readouterr().err
     assert run_eval(est, tmp / "missing_flow.h5", events, tmp / "o") == 1
     assert "missing_flow.h5: flow file not found" in capsys.readouterr().err
-    assert run_eval(est, gt, tmp / "nope_td.npy", tmp / "o") == 1
+    assert run_eval(est, gt, tmp / "nope_td.dat", tmp / "o") == 1
     assert "events file not found" in capsys.readouterr().err
     nan_path = tmp / "nan_flow.h5"
     with h5py.File(nan_path, "w") as f:
@@ -110,6 +110,10 @@ def test_bad_inputs_give_clean_errors(recording, capsys):
     np.save(outside, make_events([W + 5], [0], [1], [10]))
     assert run_eval(est, gt, outside, tmp / "o") == 1
     assert "outside the sensor" in capsys.readouterr().err
+    wide = tmp / "wide_td.dat"
+    write_events(wide, make_events([1], [1], [1], [10]), height=H, width=W + 8)
+    assert run_eval(est, gt, wide, tmp / "o") == 1
+    assert f"wide_td.dat is {H}x{W + 8}, the flow is {H}x{W}" in capsys.readouterr().err
     assert main(["eval", str(est), "--gt", str(gt)]) == 1
     assert "--events is required" in capsys.readouterr().err
     assert not (tmp / "o").exists()

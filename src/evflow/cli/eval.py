@@ -58,21 +58,24 @@ def _recordings(args) -> list[tuple[str, Path, Path, Path]]:
     return pairs
 
 
-def load_events(path: Path) -> np.ndarray:
-    """Read a whole event file with :func:`evflow.io.load_events` (``.npy`` structured arrays directly)."""
-    from evflow.errors import EventFileError
-    from evflow.io import as_events
+def load_recording_events(path: Path, height: int, width: int) -> np.ndarray:
+    """Read a whole event file (:func:`evflow.io.load_events`) and check it fits a ``height`` x ``width`` flow.
+
+    Raises:
+        EventFileError: missing or unreadable file. ShapeError: the file's sensor size differs from the flow's.
+        EventValueError: events outside the sensor or going back in time.
+    """
+    from evflow.errors import EventFileError, ShapeError
+    from evflow.io import load_events, read_geometry, validate_events
 
     if not path.is_file():
         raise EventFileError(path, "events file not found")
-    if path.suffix == ".npy":
-        try:
-            return as_events(np.load(path, allow_pickle=False))
-        except ValueError as exc:
-            raise EventFileError(path, f"not an event .npy file ({exc})") from None
-    from evflow.io import load_events as io_load_events
-
-    return io_load_events(path)
+    geometry = read_geometry(path)
+    if geometry is not None and tuple(geometry) != (height, width):
+        raise ShapeError(f"resolution mismatch: {path} is {geometry[0]}x{geometry[1]}, the flow is {height}x{width}")
+    events = load_events(path)
+    validate_events(events, height, width, check_sorted=True, what=str(path))
+    return events
 
 
 def _check_estimate(path: Path, est, gt) -> None:
@@ -156,7 +159,6 @@ def run(args) -> int:
     """Evaluate every recording, write ``metrics.json`` and ``aee.png``, print a summary table."""
     from evflow.baselines import get_baseline
     from evflow.data.flow_file import read_flow_file
-    from evflow.io import validate_events
 
     names = [n.strip() for n in args.baselines.split(",") if n.strip()]
     baselines = {n: get_baseline(n) for n in names}
@@ -166,8 +168,7 @@ def run(args) -> int:
     for name, est_path, gt_path, ev_path in _recordings(args):
         est, gt = read_flow_file(est_path), read_flow_file(gt_path)
         _check_estimate(est_path, est, gt)
-        events = load_events(ev_path)
-        validate_events(events, est.height, est.width, check_sorted=True, what=str(ev_path))
+        events = load_recording_events(ev_path, est.height, est.width)
         rows = evaluate_recording(est, gt, events, baselines, args.fwl_sigma)
         all_rows += rows
         files = {"estimate": str(est_path), "gt": str(gt_path), "events": str(ev_path)}
