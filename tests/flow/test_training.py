@@ -1,0 +1,151 @@
+"""FlowModel / FlowDataModule / FlowCallback / `evflow train` on tiny synthetic tensor files."""
+
+from __future__ import annotations
+
+import argparse
+
+import lightning.pytorch as pl
+import numpy as np
+import pytest
+import torch
+from flow_data import DT, H, W, moving_pattern, tiny_hparams, write_tensor_file
+
+from evflow.cli import train as train_cli
+from evflow.cli.main import main
+from evflow.cli.train_runner import run_training
+from evflow.data.flow_file import write_flow_file
+from evflow.flow.callbacks import max_consecutive_batch
+from evflow.flow.data_module import FlowDataModule
+from evflow.flow.lightning_model import FlowModel
+from evflow.flow.model_io import load_flow_model
+
+TINY_NET = {"base": 8, "separable": True, "rnn_cell": "lstm"}
+FAST = ["--cpu", "--num-tbins", "2", "--batch-size", "2", "--num-workers", "0", "--feature-base", "8",
+        "--accumulate-grad-batches", "1", "--demo-every", "0", "--val-every", "1"]  # fmt: skip
+
+
+def tiny_model(**kw) -> FlowModel:
+    kw.setdefault("learning_rate", 3e-3)
+    return FlowModel(delta_t=DT, array_dim=[2, 6, H, W], network_kwargs=dict(TINY_NET), **kw)
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser()
+    train_cli.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+class StepLosses(pl.Callback):
+    def __init__(self):
+        self.losses = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.losses.append(float(outputs["loss"]))
+
+
+def test_curriculum_law():
+    assert [max_consecutive_batch(e, 1.414) for e in range(10)] == [1, 1, 1, 1, 2, 3, 5, 7, 11, 15]
+    assert max_consecutive_batch(5000, 1.414) == 10**9 and max_consecutive_batch(7, 0.5) == 1
+
+
+def test_few_steps_decrease_loss(tiny_dataset):
+    torch.manual_seed(0)
+    model = tiny_model()
+    loader = FlowDataModule(tiny_hparams(), tiny_dataset)._get_dataloader(
+        [str(tiny_dataset / "train" / "rec0.h5"), str(tiny_dataset / "train" / "rec1.h5")]
+    )
+    batch = next(iter(loader))
+    opt = model.configure_optimizers()
+    losses = []
+    for _ in range(10):
+        model.network.reset_all()
+        loss = sum(model.compute_loss(batch["inputs"]).values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_fast_dev_run(tiny_dataset, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", str(out), str(tiny_dataset), "--fast-dev-run", *FAST]) == 0
+    assert (out / "config.json").is_file()
+
+
+def test_resume_gives_same_next_step_loss(tiny_dataset, tmp_path):
+    argv = [str(tiny_dataset), *FAST, "--limit-train-batches", "2", "--limit-val-batches", "0", "--seed", "1"]
+    full = StepLosses()
+    args = parse([str(tmp_path / "a"), *argv, "--max-epochs", "2"])
+    run_training(args, train_cli.build_config(args), [full])
+    args = parse([str(tmp_path / "b"), *argv, "--max-epochs", "1"])
+    run_training(args, train_cli.build_config(args))
+    resumed = StepLosses()
+    args = parse([str(tmp_path / "b"), *argv, "--max-epochs", "2", "--resume"])
+    run_training(args, train_cli.build_config(args), [resumed])
+    assert len(full.losses) == 4 and len(resumed.losses) == 2
+    np.testing.assert_allclose(resumed.losses, full.losses[2:], rtol=1e-5)
+    model = load_flow_model(tmp_path / "b" / "checkpoints" / "last.ckpt")
+    ckpt = torch.load(tmp_path / "b" / "checkpoints" / "last.ckpt", weights_only=False)
+    meta = ckpt["evflow"]
+    assert meta["architecture"] == "eminet" and meta["array_dim"] == [2, 6, H, W] and meta["delta_t"] == DT
+    assert meta["preprocess"] == "event_cube" and meta["network_kwargs"]["base"] == 8
+    assert model.hparams.network_kwargs["base"] == 8
+
+
+def test_old_style_checkpoint_loads_with_defaults(tmp_path):
+    torch.manual_seed(0)
+    old = FlowModel(delta_t=DT, array_dim=[2, 6, H, W], network_kwargs={"base": 32})
+    hparams = {"delta_t": DT, "preprocess": "event_cube", "array_dim": [2, 6, H, W], "network_kwargs": None,
+               "data": 1.0, "smoothness": 0.5}  # fmt: skip
+    torch.save({"state_dict": old.state_dict(), "hyper_parameters": hparams}, tmp_path / "old.ckpt")
+    model = load_flow_model(tmp_path / "old.ckpt")
+    assert model.hparams.network_kwargs["base"] == 32 and model.hparams.loss_weights["smoothness"] == 0.5
+    assert model.hparams.feature_extractor_name == "eminet" and model.hparams.loss_weights["l1"] == 0.3
+    x = torch.rand(2, 1, 6, H, W)
+    old.network.reset_all()
+    torch.testing.assert_close(model(x)[-1], old(x)[-1])
+
+
+def write_labelled(folder, name, velocity, seed):
+    """Tensor file + *_flow.h5 with the exact per-bin displacement (constant, with one invalid column)."""
+    data = moving_pattern(8, velocity, seed)
+    write_tensor_file(folder / f"{name}.h5", data)
+    flow = np.zeros((8, 2, H, W), np.float32)
+    flow[:, 0], flow[:, 1] = velocity
+    flow[:, :, :, 0] = np.inf
+    starts = np.arange(8, dtype=np.int64) * DT
+    write_flow_file(folder / f"{name}_flow.h5", flow, starts, starts + DT)
+
+
+def test_labelled_validation_aee_matches_direct(tmp_path):
+    folder = tmp_path / "labelled"
+    folder.mkdir()
+    write_labelled(folder, "a", (1.0, 0.5), 1)
+    write_labelled(folder, "b", (-2.0, 0.0), 2)
+    torch.manual_seed(0)
+    model = tiny_model()
+    dm = FlowDataModule(tiny_hparams(), "", folder)
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, use_distributed_sampler=False)
+    val_aee = trainer.validate(model, datamodule=dm, verbose=False)[0]["val_aee"]
+    model.eval()
+    model.network.reset_all()
+    frames = []
+    with torch.no_grad():
+        for batch in dm.val_dataloader():
+            model.network.reset(batch["mask_keep_memory"])
+            flow = model(batch["inputs"])[-1].numpy()
+            gt, events = batch["labels"].numpy(), batch["inputs"].abs().sum(2).numpy() > 0
+            assert batch["frame_is_labeled"].all()
+            for t in range(flow.shape[0]):
+                for b in range(flow.shape[1]):
+                    finite = np.isfinite(gt[t, b]).all(0)
+                    valid = finite & events[t, b] & (np.abs(np.where(finite, gt[t, b], 0)).sum(0) > 0)
+                    frames.append(np.hypot(*(flow[t, b] - gt[t, b]))[valid].mean())
+    assert len(frames) == 8 * 2
+    assert val_aee == pytest.approx(np.mean(frames), rel=1e-4)
+    trainer.test(model, datamodule=dm, verbose=False)
+    summary = model.test_results
+    assert set(summary["recordings"]) == {"a.h5", "b.h5"}
+    assert summary["overall"]["aee"] == pytest.approx(np.mean(frames), rel=1e-4)
+    assert summary["overall"]["aee_zero"] > 0.9  # zero flow vs |v| >= 1.1 px
