@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evflow import metrics as M
 from evflow.errors import ShapeError
@@ -117,3 +119,23 @@ def test_fwl_sigma_blurs_both_images():
     assert M.flow_warp_loss(events, zero, 0, 50_000, sigma=1.0) == pytest.approx(1.0)
     assert M.flow_warp_loss(events, true, 0, 50_000, sigma=1.0) > 1.2
     assert math.isnan(M.flow_warp_loss(events[:0], true, 0, 50_000))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    u=st.floats(-2.5, 2.5),
+    v=st.floats(-2.5, 2.5),
+    cuts=st.lists(st.integers(1, 399), min_size=0, max_size=4, unique=True),
+    start=st.integers(0, 200),
+    length=st.integers(1, 200),
+)
+def test_propagated_constant_gt_equals_rescaled_gt(u, v, cuts, start, length):
+    # GT of one constant velocity (u, v px per 100 µs) cut into arbitrary intervals: any target interval gets
+    # (u, v) · length / 100 wherever the propagation stays valid.
+    bounds = np.array([0, *sorted(cuts), 400])
+    gt = np.stack([const_flow(12, 12, u, v)] * (len(bounds) - 1)) * (np.diff(bounds) / 100.0)[:, None, None, None]
+    out = M.gt_for_interval(gt, bounds[:-1], bounds[1:], start, start + length)
+    ok = np.isfinite(out[0])
+    assert ok[6, 6]  # the centre never leaves a 12x12 image: at most 5 px in 200 µs
+    np.testing.assert_allclose(out[0][ok], u * length / 100.0, atol=1e-9)
+    np.testing.assert_allclose(out[1][ok], v * length / 100.0, atol=1e-9)
