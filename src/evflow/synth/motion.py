@@ -82,6 +82,13 @@ class SpeedProfile:
         u = np.convolve(levels, window / window.sum(), mode="valid")[:n]
         return cls.from_values(np.arange(n, dtype=np.int64) * grid_us, np.where(u < 1e-9, 0.0, u))
 
+    def pause_edges(self) -> np.ndarray:
+        """Grid times (µs) where the scene stops or starts moving."""
+        still = self.u == 0
+        stops = self.t_grid[1:][still[1:] & ~still[:-1]]
+        starts = self.t_grid[:-1][still[:-1] & ~still[1:]]
+        return np.union1d(stops, starts)
+
     def travelled_at(self, t_us) -> np.ndarray:
         """``∫u dt`` (seconds) at times ``t_us``, exact for the piecewise-linear ``u``."""
         t = np.asarray(t_us, dtype=np.float64)
@@ -95,9 +102,14 @@ class SpeedProfile:
         """Inverse of :meth:`travelled_at` (first time each value is reached), in float µs."""
         travelled = np.asarray(travelled, dtype=np.float64)
         i = np.clip(np.searchsorted(self.travelled, travelled, side="left") - 1, 0, len(self.t_grid) - 2)
-        step = self.travelled[i + 1] - self.travelled[i]
-        frac = np.clip((travelled - self.travelled[i]) / np.maximum(step, 1e-300), 0, 1)
-        return self.t_grid[i] + frac * (self.t_grid[i + 1] - self.t_grid[i])
+        span = (self.t_grid[i + 1] - self.t_grid[i]) * 1e-6
+        slope = (self.u[i + 1] - self.u[i]) / span
+        rest = np.clip(travelled - self.travelled[i], 0, None)
+        # solve travelled[i] + u_i dt + slope dt^2 / 2 = travelled (stable form of the quadratic root)
+        root = np.sqrt(np.maximum(self.u[i] ** 2 + 2 * slope * rest, 0))
+        denom = self.u[i] + root
+        dt = np.where(denom > 0, 2 * rest / np.where(denom > 0, denom, 1), 0.0)
+        return self.t_grid[i] + np.minimum(dt, span) * 1e6
 
 
 def rotation_matrices(rvecs: np.ndarray) -> np.ndarray:

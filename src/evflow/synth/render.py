@@ -57,13 +57,15 @@ class Scene:
 
     def frame_times(self, boundaries, max_px_per_frame: float = 1.0) -> np.ndarray:
         """Frame times (int64 µs): the given ``boundaries`` plus enough frames that no layer moves more
-        than ``max_px_per_frame`` pixels between two consecutive frames (none during pauses)."""
+        than ``max_px_per_frame`` pixels between two consecutive frames, and the pause edges (so no frame
+        interval mixes motion and stillness; no frame inside a pause)."""
         boundaries = np.asarray(boundaries, dtype=np.int64)
         t0, t1 = int(boundaries.min()), int(boundaries.max())
         per_px = max_px_per_frame / max(self.speeds)
         lo, hi = self.profile.travelled_at([t0, t1])
         targets = np.arange(np.ceil(lo / per_px), np.floor(hi / per_px) + 1) * per_px
         times = np.floor(self.profile.times_at(targets)).astype(np.int64)
+        times = np.concatenate([times, self.profile.pause_edges()])
         return np.unique(np.concatenate([boundaries, times[(times >= t0) & (times <= t1)]]))
 
     def render(self, t_us: int, with_layers: bool = False):
@@ -132,6 +134,9 @@ def ground_truth_flow(scene: Scene, t0: int, t1: int, layers: np.ndarray | None 
     for k in range(scene.num_layers):
         mask = slice(None) if k == 0 else layers == k
         if k and not mask.any():
+            continue
+        if np.array_equal(h1s[k][0], h0s[k][0]):  # still layer: exactly zero, not round-off
+            flow[:, mask] = 0.0
             continue
         m = h1s[k][0] @ np.linalg.inv(h0s[k][0])
         x, y = xs[mask], ys[mask]
