@@ -69,6 +69,7 @@ class SyntheticSequence:
         flow: ``(N, 2, H, W)`` float32 ground-truth displacement of each interval (pixels).
         start_ts, end_ts: ``(N,)`` int64 interval bounds (µs).
         num_frames: number of rendered frames.
+        image_names: source images of the scene (background first).
     """
 
     events: np.ndarray
@@ -76,6 +77,7 @@ class SyntheticSequence:
     start_ts: np.ndarray
     end_ts: np.ndarray
     num_frames: int
+    image_names: tuple[str, ...] = ()
 
 
 def make_scene(config: SequenceConfig, images, rng: np.random.Generator) -> Scene:
@@ -89,7 +91,7 @@ def make_scene(config: SequenceConfig, images, rng: np.random.Generator) -> Scen
     sprites = [random_sprite(rng, load_image(name), h, w) for name in names[1:]]
     profile = SpeedProfile.random(rng, config.duration_us, config.pause_probability)
     speeds = [config.max_speed * rng.uniform(0.5, 1.0)] + list(config.max_speed * rng.uniform(0.3, 1.0, len(sprites)))
-    return Scene(h, w, background, camera, sprites, profile, speeds)
+    return Scene(h, w, background, camera, sprites, profile, speeds, tuple(names))
 
 
 def simulate_scene(
@@ -116,7 +118,9 @@ def simulate_scene(
         if at_bound:
             flows[k] = ground_truth_flow(scene, int(t), int(bounds[k + 1]), layers)
             k += 1
-    return SyntheticSequence(np.concatenate(chunks), flows, bounds[:-1].copy(), bounds[1:].copy(), len(times))
+    return SyntheticSequence(
+        np.concatenate(chunks), flows, bounds[:-1].copy(), bounds[1:].copy(), len(times), scene.image_names
+    )
 
 
 def sequence_rng(seed: int, split: str, index: int) -> np.random.Generator:

@@ -97,7 +97,8 @@ def generate_dataset(
         sim = SimulatorConfig.preset(config.noise)
         seq = simulate_scene(scene, config.duration_us, config.delta_t, sim, rng, config.max_px_per_frame)
         name = f"synth_{i:04d}"
-        attrs = {"generator": "evflow.synth", "seed": seed, "split": split, "index": i, "noise": config.noise}
+        attrs = {"generator": "evflow.synth", "seed": seed, "split": split, "index": i, "noise": config.noise,
+                 "images": ",".join(seq.image_names)}  # fmt: skip
         paths = write_sequence(output_dir / split, name, seq, config.height, config.width, **attrs)
         if precomputer is not None:
             precomputer(seq.events, output_dir / precompute / split / name, paths[1])

@@ -28,6 +28,7 @@ class Scene:
         sprites: foreground objects, bottom to top.
         profile: shared relative speed ``u(t)``.
         speeds: pixel speed (px/s at ``u = 1``) of each layer, background first.
+        image_names: names of the source images (background first), for the record.
     """
 
     height: int
@@ -37,6 +38,7 @@ class Scene:
     sprites: list[Sprite]
     profile: SpeedProfile
     speeds: list[float]
+    image_names: tuple[str, ...] = ()
     clocks: list[LayerClock] = field(init=False)
 
     def __post_init__(self):
