@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from evflow.errors import ConfigError
-from evflow.metrics import compute_iwe
+from evflow.metrics import splat
 
 BaselineFn = Callable[[np.ndarray, int, int, int, int], np.ndarray]
 
@@ -85,20 +85,36 @@ def dis_flow(
     return (np.moveaxis(flow, 2, 0) * ((end_ts - start_ts) / gap)).astype(np.float32)
 
 
-def _contrast(events, velocity, start_ts, end_ts, height, width, sigma) -> float:
-    flow = np.empty((2, height, width), np.float64)
-    flow[0], flow[1] = velocity
-    t_mid = (start_ts + end_ts) // 2
-    iwe = compute_iwe(events, flow, t_mid, end_ts - start_ts, use_polarity=False).astype(np.float32)
-    return float(np.square(cv2.GaussianBlur(iwe, (0, 0), sigma)).mean())
+class _Contrast:
+    """Objective of :func:`cmax_flow`: mean squared blurred IWE of events warped to the interval's middle.
+
+    ``scale`` > 1 evaluates it on an image ``scale`` times smaller (coarse search levels on big sensors).
+    """
+
+    def __init__(self, events: np.ndarray, start_ts: int, end_ts: int, height: int, width: int):
+        self.x = events["x"].astype(np.float64)
+        self.y = events["y"].astype(np.float64)
+        self.s = ((start_ts + end_ts) / 2.0 - events["t"].astype(np.float64)) / float(end_ts - start_ts)
+        self.ones = np.ones(len(events))
+        self.height, self.width = height, width
+
+    def __call__(self, velocity: np.ndarray, scale: int = 1) -> float:
+        xs = (self.x + velocity[0] * self.s) / scale
+        ys = (self.y + velocity[1] * self.s) / scale
+        out = splat(xs, ys, self.ones, -(-self.height // scale), -(-self.width // scale))
+        return float(np.square(cv2.GaussianBlur(out, (0, 0), 1.0)).mean())
 
 
-def _best_on_grid(events, center, step, half, start_ts, end_ts, height, width) -> np.ndarray:
-    sigma = 1.0
+def _best_on_grid(objective: _Contrast, center: np.ndarray, step: float, half: int, scale: int) -> np.ndarray:
     offsets = np.arange(-half, half + 1) * step
     candidates = [center + np.array([du, dv]) for dv in offsets for du in offsets]
-    scores = [_contrast(events, c, start_ts, end_ts, height, width, sigma) for c in candidates]
-    return candidates[int(np.argmax(scores))]
+    return candidates[int(np.argmax([objective(c, scale) for c in candidates]))]
+
+
+def _level_scale(step: float, width: int) -> int:
+    # Coarse levels of big sensors run on images downsampled by a power of two <= step and <= width / 320.
+    limit = min(step, width / 320.0)
+    return 1 if limit < 2 else 2 ** int(np.log2(limit))
 
 
 def cmax_flow(
@@ -116,7 +132,8 @@ def cmax_flow(
     Objective: mean of the squared IWE (event counts warped to the middle of the interval, Gaussian blur of
     1 px). Unlike the variance, it is not fooled by events leaving the image (which creates large-scale
     contrast); warping to the middle halves the displacements at the borders. Search: a 9x9 grid over
-    ``[-max_flow, max_flow]²``, then 3x3 grids around the best point with the step halved down to ``min_step``.
+    ``[-max_flow, max_flow]²``, then 3x3 grids around the best point with the step halved down to ``min_step``;
+    on sensors wider than 640 px the coarse levels use a downsampled image.
 
     Args:
         events: time-sorted events; those of ``[start_ts, end_ts)`` are used.
@@ -132,14 +149,15 @@ def cmax_flow(
     events = _window(events, start_ts, end_ts)
     if len(events) < 2:
         return zero_flow(events, start_ts, end_ts, height, width)
-    events = events[:: max(1, len(events) // max_events)]
+    events = events[:: -(-len(events) // max_events)]
     if max_flow is None:
         max_flow = float(np.clip(min(height, width) / 4.0, 4.0, 64.0))
+    objective = _Contrast(events, start_ts, end_ts, height, width)
     step = max_flow / 4.0
-    best = _best_on_grid(events, np.zeros(2), step, 4, start_ts, end_ts, height, width)
+    best = _best_on_grid(objective, np.zeros(2), step, 4, _level_scale(step, width))
     while step > min_step:
         step /= 2.0
-        best = _best_on_grid(events, best, step, 1, start_ts, end_ts, height, width)
+        best = _best_on_grid(objective, best, step, 1, _level_scale(step, width))
     out = np.empty((2, height, width), np.float32)
     out[0], out[1] = best
     return out

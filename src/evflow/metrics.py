@@ -113,19 +113,34 @@ def flow_warp_loss(events: np.ndarray, flow: np.ndarray, start_ts: int, end_ts: 
     return float(iwe.var()) / var0 if var0 > 0 else float("nan")
 
 
+@njit(cache=True)
+def _splat_counts_and_times(xs, ys, pol, tau, out):  # pragma: no cover - compiled
+    # out[p, 0] accumulates bilinear weights (counts), out[p, 1] the weights times tau, for polarity p.
+    height, width = out.shape[2], out.shape[3]
+    for i in range(xs.shape[0]):
+        x, y = xs[i], ys[i]
+        if not (math.isfinite(x) and math.isfinite(y)):
+            continue
+        x0, y0 = math.floor(x), math.floor(y)
+        fx, fy = x - x0, y - y0
+        for dy in range(2):
+            for dx in range(2):
+                yy, xx = y0 + dy, x0 + dx
+                if 0 <= yy < height and 0 <= xx < width:
+                    w = (fy if dy else 1.0 - fy) * (fx if dx else 1.0 - fx)
+                    out[pol[i], 0, yy, xx] += w
+                    out[pol[i], 1, yy, xx] += w * tau[i]
+
+
 def _squared_average_timestamps(events, flow, start_ts, end_ts) -> float:
-    height, width = flow.shape[1:]
     xw, yw = warp_events(events, flow, start_ts, end_ts - start_ts)
     tau = (events["t"].astype(np.float64) - start_ts) / float(end_ts - start_ts)
-    total, active = 0.0, 0
-    for pol in (0, 1):
-        sel = events["p"] == pol
-        counts = splat(xw[sel], yw[sel], 1.0, height, width)
-        stamps = splat(xw[sel], yw[sel], tau[sel], height, width)
-        hit = counts > 1e-9
-        total += float(np.sum((stamps[hit] / counts[hit]) ** 2))
-        active += int(hit.sum())
-    return total / active if active else float("nan")
+    acc = np.zeros((2, 2) + flow.shape[1:], np.float64)
+    _splat_counts_and_times(xw, yw, events["p"].astype(np.intp), tau, acc)
+    counts, stamps = acc[:, 0], acc[:, 1]
+    hit = counts > 1e-9
+    active = int(hit.sum())
+    return float(np.sum((stamps[hit] / counts[hit]) ** 2)) / active if active else float("nan")
 
 
 def rsat(events: np.ndarray, flow: np.ndarray, start_ts: int, end_ts: int) -> float:
