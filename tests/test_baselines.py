@@ -64,3 +64,13 @@ def test_baselines_use_only_what_they_need_from_a_whole_recording():
     dis = dis_flow(events, 50_000, 100_000, 64, 80)  # frames centred on 50 ms and 100 ms
     count = event_count_frame(events, 64, 80) > 0
     np.testing.assert_allclose(np.median(dis[:, count], axis=1), flow, atol=1.0)
+
+
+def test_cmax_on_a_wide_sensor_uses_downsampled_coarse_levels():
+    from evflow.baselines import _level_scale
+
+    assert [_level_scale(s, 1280) for s in (16, 4, 2, 1, 0.5)] == [4, 4, 2, 1, 1]
+    assert _level_scale(16, 320) == 1
+    flow = (-14.0, 5.0)
+    est = cmax_flow(translating_events(48, 704, flow, n_points=800), 0, 50_000, 48, 704, max_flow=24)
+    np.testing.assert_allclose(est[:, 0, 0], flow, atol=1.0)

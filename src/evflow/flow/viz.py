@@ -128,7 +128,8 @@ def draw_arrows(img, flow, step=16, threshold_px=1, convert_img_to_gray=True, ma
 
     One arrow per ``step``×``step`` cell, from the cell centre ``(x, y) = (j·step + step//2, i·step + step//2)``
     to ``(round(x + u), round(y + v))`` with ``(u, v)`` the flow at the centre, for the ``H//step × W//step`` full
-    cells. Arrows whose length is not above ``threshold_px`` or whose centre is outside ``mask`` are skipped.
+    cells. Arrows whose length is not above ``threshold_px`` (the length, not its square as in the original)
+    or whose centre is outside ``mask`` are skipped.
 
     Args:
         img: RGB uint8 ``(H, W, 3)`` (or gray) to draw on.
