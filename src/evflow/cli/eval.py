@@ -26,9 +26,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--gt", required=True, help="ground-truth flow file, or a directory of NAME_flow.h5")
     parser.add_argument(
         "--events",
-        help="events file (required for a single file; default in directory mode: the NAME_td.* file next to the GT)",
+        help="events file (.dat, .raw, .h5, .npy...; required for a single file), or in directory mode the folder "
+        "holding NAME_td.* (default: the GT folder)",
     )
-    parser.add_argument("--output-dir", default="evflow_eval", help="where metrics.json and aee.png are written")
+    parser.add_argument(
+        "--output-dir", default="evflow_eval", help="where metrics.json and aee.png are written (default: evflow_eval)"
+    )
     parser.add_argument("--baselines", default="zero,dis,cmax", help="comma-separated baselines ('' for none)")
     parser.add_argument(
         "--fwl-sigma", type=float, default=0.0, help="Gaussian blur (px) of both FWL images (0 = reference FWL)"
