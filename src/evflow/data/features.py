@@ -12,6 +12,9 @@ the same layout (missing ``format_version``/sensor size are tolerated).
 from __future__ import annotations
 
 import os
+import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,12 +42,15 @@ class TensorFileWriter:
         preprocess_kwargs: stored as one attribute each.
         mode, n_events: slicing mode attributes.
         store_as_uint8: store ``round(255 * x)`` as uint8 (data must lie in [0, 1]).
-        compression_level: gzip level.
+        compression_level: gzip level (1: fastest; event tensors are mostly zeros, level 4 saves ~15 % more).
+        threads: threads compressing rows in parallel (zlib releases the GIL); rows are written in order as
+            pre-compressed chunks, readable by any HDF5 gzip reader.
         **attrs: extra attributes.
     """
 
     def __init__(self, path, preprocessing: str, delta_t: int, shape, height=None, width=None, dtype=np.float32,
-                 preprocess_kwargs=None, mode="delta_t", n_events=0, store_as_uint8=False, compression_level=4,
+                 preprocess_kwargs=None, mode="delta_t", n_events=0, store_as_uint8=False, compression_level=1,
+                 threads=None,
                  **attrs):  # fmt: skip
         import h5py
 
@@ -78,6 +84,10 @@ class TensorFileWriter:
         for key, value in {**(preprocess_kwargs or {}), **attrs}.items():
             a[key] = value
         self.num_rows = 0
+        self._level = int(compression_level)
+        self._threads = int(threads or min(4, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(max_workers=self._threads)
+        self._pending: deque = deque()
 
     def append(self, rows: np.ndarray) -> None:
         """Append one row ``(C, H, W)`` or several ``(k, C, H, W)``.
@@ -94,20 +104,33 @@ class TensorFileWriter:
             if rows.size and (rows.min() < 0 or rows.max() > 1):
                 raise ShapeError(f"{self.path}: store_as_uint8 needs data in [0, 1], got [{rows.min()}, {rows.max()}]")
             rows = np.round(rows * 255.0)
-        n = len(rows)
-        self._dset.resize(self.num_rows + n, axis=0)
-        self._dset[self.num_rows : self.num_rows + n] = rows.astype(self.dtype, copy=False)
-        self.num_rows += n
+        rows = np.ascontiguousarray(rows, dtype=self.dtype)
+        for row in rows:
+            self._pending.append(self._pool.submit(zlib.compress, row.tobytes(), self._level))
+        self._drain(2 * self._threads)
+
+    def _drain(self, keep: int) -> None:
+        """Write finished chunks in order until at most ``keep`` are in flight."""
+        while self._pending and (len(self._pending) > keep or self._pending[0].done()):
+            chunk = self._pending.popleft().result()
+            self._dset.resize(self.num_rows + 1, axis=0)
+            self._dset.id.write_direct_chunk((self.num_rows, 0, 0, 0), chunk)
+            self.num_rows += 1
 
     def close(self) -> Path:
         """Finish the file and move it to its final path."""
-        self._file.close()
+        try:
+            self._drain(0)
+        finally:
+            self._pool.shutdown()
+            self._file.close()
         os.replace(self.tmp, self.path)
         return self.path
 
     def abort(self) -> None:
         """Discard the temporary file."""
         try:
+            self._pool.shutdown(cancel_futures=True)
             self._file.close()
         finally:
             self.tmp.unlink(missing_ok=True)

@@ -103,20 +103,22 @@ class CDProcessor:
         Raises:
             EventValueError: events outside the sensor or the window (unless ``drop_out_of_range``).
         """
-        out = self.get_empty_array()
         if len(events) == 0:
-            return out
+            return self.get_empty_array()
         if delta_t is None:
             t = events["t"]
             first = int(t[0]) if start_ts is None else int(start_ts)
             delta_t, start_ts = int(t[-1]) - first + 1, first
         start_ts = 0 if start_ts is None else int(start_ts)
         extra = {}
-        if self._native_window:
+        if self._native_window:  # evflow kernels: they zero the output themselves (reset=True)
+            out = np.empty(self.shape, self.dtype)
             extra = {"start_ts": start_ts, "drop_out_of_range": self.drop_out_of_range}
-        elif start_ts:
-            events = events.copy()  # user function with the plain reference convention: relative times
-            events["t"] -= start_ts
+        else:
+            out = self.get_empty_array()
+            if start_ts:
+                events = events.copy()  # user function with the plain reference convention: relative times
+                events["t"] -= start_ts
         self.info.function(events, out, int(delta_t), self.downsampling_factor, True, **extra, **self.preprocess_kwargs)
         return out
 
