@@ -139,3 +139,15 @@ def test_propagated_constant_gt_equals_rescaled_gt(u, v, cuts, start, length):
     assert ok[6, 6]  # the centre never leaves a 12x12 image: at most 5 px in 200 µs
     np.testing.assert_allclose(out[0][ok], u * length / 100.0, atol=1e-9)
     np.testing.assert_allclose(out[1][ok], v * length / 100.0, atol=1e-9)
+
+
+def test_numpy_iwe_matches_the_torch_one():
+    torch = pytest.importorskip("torch")
+    iwe_torch = pytest.importorskip("evflow.core.iwe")
+    rng = np.random.default_rng(3)
+    n, height, width = 500, 20, 30
+    events = make_events(rng.integers(0, width, n), rng.integers(0, height, n), rng.integers(0, 2, n),
+                         np.sort(rng.integers(0, 10_000, n)))  # fmt: skip
+    flow = rng.normal(0, 4, (2, height, width))
+    expected = iwe_torch.compute_iwe(events, torch.from_numpy(flow), 7_000, 10_000).numpy()
+    np.testing.assert_allclose(M.compute_iwe(events, flow, 7_000, 10_000), expected, atol=1e-9)
