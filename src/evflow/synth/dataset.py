@@ -107,17 +107,23 @@ def simulate_scene(
     bounds = np.arange(num + 1, dtype=np.int64) * delta_t
     times = scene.frame_times(np.append(bounds, duration_us), max_px_per_frame)
     sim = EventSimulator(scene.height, scene.width, simulator, rng)
-    flows, chunks, k = np.empty((num, 2, scene.height, scene.width), np.float32), [], 0
+    hs = scene.homographies(times)  # all layers, all frames at once
+    at = np.searchsorted(times, bounds)
+    flows, chunks = np.empty((num, 2, scene.height, scene.width), np.float32), []
     for i, t in enumerate(times):
+        k = int(np.searchsorted(bounds[:-1], t))
         at_bound = k < num and t == bounds[k]
-        frame, layers = scene.render(int(t), with_layers=True) if at_bound else (scene.render(int(t)), None)
+        frame_hs = [h[i] for h in hs]
+        frame, layers = (
+            scene.render(int(t), at_bound, frame_hs) if at_bound else (scene.render(int(t), False, frame_hs), None)
+        )
         if i == 0:
             sim.reset(frame, int(t))
         else:
             chunks.append(sim.step(frame, int(t)))
         if at_bound:
-            flows[k] = ground_truth_flow(scene, int(t), int(bounds[k + 1]), layers)
-            k += 1
+            end_hs = [h[at[k + 1]] for h in hs]
+            flows[k] = ground_truth_flow(scene, int(t), int(bounds[k + 1]), layers, (frame_hs, end_hs))
     return SyntheticSequence(
         np.concatenate(chunks), flows, bounds[:-1].copy(), bounds[1:].copy(), len(times), scene.image_names
     )

@@ -8,12 +8,13 @@ point of any layer moves more than ``max_px_per_frame`` pixels between consecuti
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from evflow.synth.motion import CameraMotion, LayerClock, SpeedProfile, apply_homography
+from evflow.synth.motion import CameraMotion, LayerClock, SpeedProfile
 from evflow.synth.sprites import Sprite
 
 
@@ -70,12 +71,15 @@ class Scene:
         times = np.concatenate([times, self.profile.pause_edges()])
         return np.unique(np.concatenate([boundaries, times[(times >= t0) & (times <= t1)]]))
 
-    def render(self, t_us: int, with_layers: bool = False):
+    def render(self, t_us: int, with_layers: bool = False, homographies=None):
         """Render the frame at ``t_us``: float32 ``(H, W)`` intensities in [0, 255].
 
-        With ``with_layers=True`` also return the ``(H, W)`` int8 index of the visible layer (alpha > 0.5).
+        Args:
+            t_us: time in µs.
+            with_layers: also return the ``(H, W)`` int8 index of the visible layer (alpha > 0.5).
+            homographies: the per-layer ``(3, 3)`` homographies at ``t_us`` when already computed.
         """
-        hs = [h[0] for h in self.homographies([t_us])]
+        hs = [h[0] for h in self.homographies([t_us])] if homographies is None else homographies
         frame = cv2.warpPerspective(
             self.background, hs[0], (self.width, self.height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
@@ -85,9 +89,12 @@ class Scene:
             if roi is None:
                 continue
             (x0, y0, x1, y1), h_roi = roi
-            tex, alpha = warp_sprite(sprite, h_roi, (x1 - x0, y1 - y0))
+            warped = cv2.warpPerspective(sprite.premultiplied, h_roi, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
+            alpha = warped[..., 1]
             view = frame[y0:y1, x0:x1]
-            view += alpha * (tex - view)
+            view *= 1 - alpha
+            view += warped[..., 0]
             if layers is not None:
                 layers[y0:y1, x0:x1][alpha > 0.5] = k
         return (frame, layers) if with_layers else frame
@@ -97,7 +104,7 @@ def sprite_roi(sprite: Sprite, h: np.ndarray, height: int, width: int):
     """Clipped image bounding box ``(x0, y0, x1, y1)`` of a sprite under ``h`` and the ROI homography,
     or None when the sprite is outside the image."""
     corners = sprite.motion.probe_points()[:4]
-    pts = apply_homography(h[None], corners)[0]
+    pts = cv2.perspectiveTransform(corners[None], h)[0]
     x0, y0 = np.floor(pts.min(axis=0)).astype(int) - 1
     x1, y1 = np.ceil(pts.max(axis=0)).astype(int) + 2
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
@@ -107,14 +114,7 @@ def sprite_roi(sprite: Sprite, h: np.ndarray, height: int, width: int):
     return (x0, y0, x1, y1), shift @ h
 
 
-def warp_sprite(sprite: Sprite, h: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Warp a sprite's texture and alpha by ``h`` into an image of ``size = (width, height)``."""
-    tex = cv2.warpPerspective(sprite.texture, h, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpPerspective(sprite.alpha, h, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    return tex, alpha
-
-
-def ground_truth_flow(scene: Scene, t0: int, t1: int, layers: np.ndarray | None = None) -> np.ndarray:
+def ground_truth_flow(scene: Scene, t0: int, t1: int, layers: np.ndarray | None = None, homographies=None):
     """Exact forward flow over ``[t0, t1]``: where each pixel's visible surface point at ``t0`` is at ``t1``.
 
     The visible layer at ``t0`` decides (alpha > 0.5); a point that becomes occluded keeps the motion of its
@@ -124,25 +124,36 @@ def ground_truth_flow(scene: Scene, t0: int, t1: int, layers: np.ndarray | None 
         scene: the scene.
         t0, t1: interval bounds in µs.
         layers: visible-layer map at ``t0`` (from ``scene.render(t0, with_layers=True)``); rendered if None.
+        homographies: ``(h0s, h1s)``, the per-layer ``(3, 3)`` homographies at ``t0`` and ``t1`` if known.
 
     Returns:
         ``(2, H, W)`` float32 displacement, channel 0 = x (right), channel 1 = y (down), in pixels.
     """
     if layers is None:
         _, layers = scene.render(t0, with_layers=True)
-    h0s, h1s = scene.homographies([t0]), scene.homographies([t1])
-    ys, xs = np.mgrid[0 : scene.height, 0 : scene.width].astype(np.float64)
-    flow = np.empty((2, scene.height, scene.width), np.float32)
-    for k in range(scene.num_layers):
-        mask = slice(None) if k == 0 else layers == k
-        if k and not mask.any():
+    if homographies is None:
+        homographies = [h[0] for h in scene.homographies([t0])], [h[0] for h in scene.homographies([t1])]
+    grid = pixel_grid(scene.height, scene.width)
+    flow = np.zeros((scene.height, scene.width, 2), np.float64)
+    for k, (h0, h1) in enumerate(zip(*homographies)):
+        mask = None if k == 0 else layers == k
+        if np.array_equal(h0, h1):  # still layer: exactly zero, not round-off
+            if mask is not None:
+                flow[mask] = 0.0
             continue
-        if np.array_equal(h1s[k][0], h0s[k][0]):  # still layer: exactly zero, not round-off
-            flow[:, mask] = 0.0
-            continue
-        m = h1s[k][0] @ np.linalg.inv(h0s[k][0])
-        x, y = xs[mask], ys[mask]
-        w = m[2, 0] * x + m[2, 1] * y + m[2, 2]
-        flow[0][mask] = (m[0, 0] * x + m[0, 1] * y + m[0, 2]) / w - x
-        flow[1][mask] = (m[1, 0] * x + m[1, 1] * y + m[1, 2]) / w - y
-    return flow
+        m = h1 @ np.linalg.inv(h0)
+        if mask is None:
+            flow[:] = cv2.perspectiveTransform(grid.reshape(-1, 1, 2), m).reshape(grid.shape) - grid
+        elif mask.any():
+            pts = grid[mask]
+            flow[mask] = cv2.perspectiveTransform(pts[:, None], m)[:, 0] - pts
+    return np.ascontiguousarray(flow.transpose(2, 0, 1), dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def pixel_grid(height: int, width: int) -> np.ndarray:
+    """``(H, W, 2)`` float64 pixel coordinates ``(x, y)`` (cached, read-only)."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    grid = np.stack([xs, ys], axis=-1)
+    grid.flags.writeable = False
+    return grid

@@ -7,6 +7,7 @@ projective tilt, so sprites translate, rotate, zoom and tilt smoothly and indepe
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -52,13 +53,18 @@ class SpriteMotion:
     probes_in_image = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Sprite:
     """A foreground object: texture and alpha (same shape, alpha in [0, 1]) plus its motion."""
 
     texture: np.ndarray
     alpha: np.ndarray
     motion: SpriteMotion
+
+    @functools.cached_property
+    def premultiplied(self) -> np.ndarray:
+        """``(h, w, 2)`` float32 ``[texture * alpha, alpha]``, warped in one call (premultiplied alpha)."""
+        return np.dstack([self.texture * self.alpha, self.alpha]).astype(np.float32)
 
 
 def random_alpha(rng: np.random.Generator, height: int, width: int, supersample: int = 4) -> np.ndarray:
