@@ -117,3 +117,31 @@ def test_bad_inputs_give_clean_errors(recording, capsys):
     assert main(["eval", str(est), "--gt", str(gt)]) == 1
     assert "--events is required" in capsys.readouterr().err
     assert not (tmp / "o").exists()
+
+
+def test_event_window_streams_like_slicing_the_whole_array():
+    from evflow.cli.eval import EventWindow
+    from evflow.errors import EventValueError
+
+    events = translating_events(n_points=50, per_point=20)
+    window = EventWindow(np.array_split(events, 17), H, W, "test")
+    t = events["t"]
+    for start, end in [(-10, 30_000), (20_000, 20_000), (25_000, 120_000), (100_000, 400_000), (500_000, 600_000)]:
+        expected = events[np.searchsorted(t, start) : np.searchsorted(t, end)]
+        np.testing.assert_array_equal(window.get(start, end), expected)
+    backwards = [events[10:20], events[:10]]
+    with pytest.raises(EventValueError, match="backwards after event 10"):
+        EventWindow(backwards, H, W, "test").get(0, 10**9)
+
+
+def test_small_chunks_give_the_same_metrics(recording):
+    from evflow.baselines import get_baseline
+    from evflow.cli.eval import evaluate_recording, open_recording_events
+    from evflow.data.flow_file import read_flow_file
+
+    _, est_path, gt_path, events = recording
+    est, gt = read_flow_file(est_path), read_flow_file(gt_path)
+    base = {"dis": get_baseline("dis")}
+    small = evaluate_recording(est, gt, open_recording_events(events, H, W, chunk_events=97), base)
+    whole = evaluate_recording(est, gt, open_recording_events(events, H, W), base)
+    assert small == whole

@@ -61,24 +61,62 @@ def _recordings(args) -> list[tuple[str, Path, Path, Path]]:
     return pairs
 
 
-def load_recording_events(path: Path, height: int, width: int) -> np.ndarray:
-    """Read a whole event file (:func:`evflow.io.load_events`) and check it fits a ``height`` x ``width`` flow.
+class EventWindow:
+    """Sliding window over a time-sorted stream of event chunks, with bounded memory.
+
+    ``get(start, end)`` returns the events of ``[start, end)``; successive calls must have non-decreasing
+    ``start`` (older events are dropped). Chunks are validated against the sensor size as they arrive.
+
+    Args:
+        chunks: iterable of EVENT_DTYPE arrays in time order (e.g. an :class:`evflow.io.EventsIterator`).
+        height, width: sensor size the events must fit.
+        what: name used in error messages (the file).
+    """
+
+    def __init__(self, chunks, height: int, width: int, what: str):
+        from evflow.io import empty_events
+
+        self._chunks, self._buf, self._done = iter(chunks), empty_events(), False
+        self.height, self.width, self.what, self.count = height, width, what, 0
+
+    def _pull(self) -> None:
+        from evflow.errors import EventValueError
+        from evflow.io import validate_events
+
+        chunk = next(self._chunks, None)
+        if chunk is None:
+            self._done = True
+            return
+        validate_events(chunk, self.height, self.width, check_sorted=True, what=self.what)
+        if len(chunk) and len(self._buf) and chunk["t"][0] < self._buf["t"][-1]:
+            raise EventValueError(f"{self.what}: timestamps go backwards after event {self.count} (t={chunk['t'][0]})")
+        self.count += len(chunk)
+        self._buf = np.concatenate([self._buf, chunk])
+
+    def get(self, start: int, end: int) -> np.ndarray:
+        """Events of ``[start, end)`` (a view; valid until the next call)."""
+        while not self._done and (len(self._buf) == 0 or self._buf["t"][-1] < end):
+            self._pull()
+        self._buf = self._buf[np.searchsorted(self._buf["t"], start) :]
+        return self._buf[: np.searchsorted(self._buf["t"], end)]
+
+
+def open_recording_events(path: Path, height: int, width: int, chunk_events: int = 1_000_000) -> EventWindow:
+    """Stream an event file (:class:`evflow.io.EventsIterator`) checked against a ``height`` x ``width`` flow.
 
     Raises:
         EventFileError: missing or unreadable file. ShapeError: the file's sensor size differs from the flow's.
-        EventValueError: events outside the sensor or going back in time.
+        EventValueError (while reading): events outside the sensor or going back in time.
     """
     from evflow.errors import EventFileError, ShapeError
-    from evflow.io import load_events, read_geometry, validate_events
+    from evflow.io import EventsIterator
 
     if not path.is_file():
         raise EventFileError(path, "events file not found")
-    geometry = read_geometry(path)
-    if geometry is not None and tuple(geometry) != (height, width):
-        raise ShapeError(f"resolution mismatch: {path} is {geometry[0]}x{geometry[1]}, the flow is {height}x{width}")
-    events = load_events(path)
-    validate_events(events, height, width, check_sorted=True, what=str(path))
-    return events
+    stream = EventsIterator(path, mode="n_events", n_events=chunk_events)
+    if stream.height is not None and (stream.height, stream.width) != (height, width):
+        raise ShapeError(f"resolution mismatch: {path} is {stream.height}x{stream.width}, the flow is {height}x{width}")
+    return EventWindow(stream, height, width, str(path))
 
 
 def _check_estimate(path: Path, est, gt) -> None:
@@ -110,15 +148,21 @@ def evaluate_interval(events, flows: dict, gt_flow, start_ts: int, end_ts: int, 
     return out
 
 
-def evaluate_recording(est, gt, events, baselines: dict, fwl_sigma: float = 0.0) -> list[dict]:
-    """Per-interval metrics of the estimate and the baselines (``FlowFile`` inputs, whole event array)."""
+def evaluate_recording(est, gt, events: EventWindow, baselines: dict, fwl_sigma: float = 0.0) -> list[dict]:
+    """Per-interval metrics of the estimate and the baselines (``FlowFile`` inputs, streamed events).
+
+    Baselines receive the events of ``[s - d/2, e + d/2)`` around each interval ``[s, e)`` of length ``d``.
+    """
     from evflow.metrics import gt_for_interval
 
-    rows, t = [], events["t"]
+    rows = []
+    half_max = int((est.end_ts - est.start_ts).max()) // 2 if len(est.start_ts) else 0
     for i, (s, e) in enumerate(zip(est.start_ts.tolist(), est.end_ts.tolist())):
-        ev = events[np.searchsorted(t, s) : np.searchsorted(t, e)]
+        context = events.get(s - half_max, e + (e - s) // 2)
+        t = context["t"]
+        ev = context[np.searchsorted(t, s) : np.searchsorted(t, e)]
         flows = {"estimate": est.flow[i]}
-        flows.update({name: fn(events, s, e, est.height, est.width) for name, fn in baselines.items()})
+        flows.update({name: fn(context, s, e, est.height, est.width) for name, fn in baselines.items()})
         gt_i = gt_for_interval(gt.flow, gt.start_ts, gt.end_ts, s, e)
         rows.append(evaluate_interval(ev, flows, gt_i, s, e, fwl_sigma))
     return rows
@@ -171,7 +215,7 @@ def run(args) -> int:
     for name, est_path, gt_path, ev_path in _recordings(args):
         est, gt = read_flow_file(est_path), read_flow_file(gt_path)
         _check_estimate(est_path, est, gt)
-        events = load_recording_events(ev_path, est.height, est.width)
+        events = open_recording_events(ev_path, est.height, est.width)
         rows = evaluate_recording(est, gt, events, baselines, args.fwl_sigma)
         all_rows += rows
         files = {"estimate": str(est_path), "gt": str(gt_path), "events": str(ev_path)}
