@@ -161,6 +161,7 @@ def process_file(task: Task, progress=None) -> tuple[list[str], int]:
     proc = CDProcessor(h0, w0, 1, task.preprocess, ds, dict(task.kwargs))
     shape = proc.shape[1:] if target is None else (proc.shape[1], *target)
     written, writer, part_open, n_rows = [], None, None, 0
+    buf = proc.get_empty_array()  # reused for every row (the writer copies rows on append)
     try:
         for row, events in iter_rows(it, task.delta_t):
             part = None if task.rows_per_file is None else row // task.rows_per_file
@@ -171,7 +172,7 @@ def process_file(task: Task, progress=None) -> tuple[list[str], int]:
                 writer = TensorFileWriter(name, task.preprocess, task.delta_t, shape, h0, w0, proc.dtype,
                                           proc.preprocess_kwargs, store_as_uint8=task.store_as_uint8)  # fmt: skip
                 part_open = part
-            tensor = proc(events, delta_t=task.delta_t, start_ts=row * task.delta_t)[0]
+            tensor = proc(events, delta_t=task.delta_t, start_ts=row * task.delta_t, out=buf)[0]
             writer.append(tensor if target is None else _resize(tensor, target))
             n_rows += 1
             if progress is not None:

@@ -85,9 +85,10 @@ class TensorFileWriter:
             a[key] = value
         self.num_rows = 0
         self._level = int(compression_level)
-        self._threads = int(threads or min(4, os.cpu_count() or 1))
+        self._threads = int(threads or min(8, os.cpu_count() or 1))
         self._pool = ThreadPoolExecutor(max_workers=self._threads)
-        self._pending: deque = deque()
+        self._pending: deque = deque()  # (future of the compressed chunk, row buffer), in row order
+        self._free: list = []  # row buffers to reuse (no page faults on fresh 7 MB arrays)
 
     def append(self, rows: np.ndarray) -> None:
         """Append one row ``(C, H, W)`` or several ``(k, C, H, W)``.
@@ -104,17 +105,19 @@ class TensorFileWriter:
             if rows.size and (rows.min() < 0 or rows.max() > 1):
                 raise ShapeError(f"{self.path}: store_as_uint8 needs data in [0, 1], got [{rows.min()}, {rows.max()}]")
             rows = np.round(rows * 255.0)
-        rows = np.ascontiguousarray(rows, dtype=self.dtype)
         for row in rows:
-            self._pending.append(self._pool.submit(zlib.compress, row.tobytes(), self._level))
-        self._drain(2 * self._threads)
+            buf = self._free.pop() if self._free else np.empty(self.shape, self.dtype)
+            np.copyto(buf, row, casting="unsafe")  # the caller may reuse ``rows`` right after append
+            self._pending.append((self._pool.submit(zlib.compress, buf, self._level), buf))
+            self._drain(2 * self._threads)
 
     def _drain(self, keep: int) -> None:
         """Write finished chunks in order until at most ``keep`` are in flight."""
-        while self._pending and (len(self._pending) > keep or self._pending[0].done()):
-            chunk = self._pending.popleft().result()
+        while self._pending and (len(self._pending) > keep or self._pending[0][0].done()):
+            future, buf = self._pending.popleft()
             self._dset.resize(self.num_rows + 1, axis=0)
-            self._dset.id.write_direct_chunk((self.num_rows, 0, 0, 0), chunk)
+            self._dset.id.write_direct_chunk((self.num_rows, 0, 0, 0), future.result())
+            self._free.append(buf)
             self.num_rows += 1
 
     def close(self) -> Path:

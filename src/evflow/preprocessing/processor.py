@@ -6,7 +6,7 @@ import inspect
 
 import numpy as np
 
-from evflow.errors import ConfigError
+from evflow.errors import ConfigError, ShapeError
 from evflow.preprocessing.registry import get_preprocessing_info
 
 _RESERVED = {"events", "output", "total_tbins_delta_t", "downsampling_factor", "reset", "start_ts", "drop_out_of_range"}
@@ -87,7 +87,9 @@ class CDProcessor:
         """A zeroed output tensor of the right shape and dtype."""
         return np.zeros(self.shape, self.dtype)
 
-    def __call__(self, events: np.ndarray, delta_t: int | None = None, start_ts: int | None = None) -> np.ndarray:
+    def __call__(
+        self, events: np.ndarray, delta_t: int | None = None, start_ts: int | None = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Preprocess one window of events into a new tensor.
 
         Args:
@@ -96,6 +98,7 @@ class CDProcessor:
                 event and ends just after the last one (length ``t[-1] - t[0] + 1``).
             start_ts: window start in µs. Defaults to 0 (times relative to the window, the reference's
                 convention) when ``delta_t`` is given, else to the first event's time.
+            out: optional preallocated ``(num_tbins, C, H, W)`` array to fill (and return) instead of a new one.
 
         Returns:
             ``(num_tbins, C, H, W)`` array of :attr:`dtype`.
@@ -103,8 +106,13 @@ class CDProcessor:
         Raises:
             EventValueError: events outside the sensor or the window (unless ``drop_out_of_range``).
         """
+        if out is not None and (out.shape != self.shape or out.dtype != self.dtype):
+            raise ShapeError(f"CDProcessor: out must be {self.shape} {self.dtype}, got {out.shape} {out.dtype}")
         if len(events) == 0:
-            return self.get_empty_array()
+            if out is None:
+                return self.get_empty_array()
+            out.fill(0)
+            return out
         if delta_t is None:
             t = events["t"]
             first = int(t[0]) if start_ts is None else int(start_ts)
@@ -112,10 +120,10 @@ class CDProcessor:
         start_ts = 0 if start_ts is None else int(start_ts)
         extra = {}
         if self._native_window:  # evflow kernels: they zero the output themselves (reset=True)
-            out = np.empty(self.shape, self.dtype)
+            out = np.empty(self.shape, self.dtype) if out is None else out
             extra = {"start_ts": start_ts, "drop_out_of_range": self.drop_out_of_range}
         else:
-            out = self.get_empty_array()
+            out = self.get_empty_array() if out is None else out
             if start_ts:
                 events = events.copy()  # user function with the plain reference convention: relative times
                 events["t"] -= start_ts
