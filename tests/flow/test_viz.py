@@ -108,3 +108,12 @@ def test_sharp_view_deblurs_a_moving_dot():
     sharp, raw = view[24, :32, 0].astype(int), view[24, 32:, 0].astype(int)
     assert sharp[20] == 255 and (sharp[10:19] == 128).all()  # all events piled at x = 20 (end position)
     assert (raw[10:20] == 255).all()  # the blurred streak
+
+
+def test_viz_and_metrics_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, evflow.flow.viz, evflow.metrics, evflow.baselines; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
