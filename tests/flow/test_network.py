@@ -48,6 +48,9 @@ def test_state_dict_keys_follow_original_layout():
     ]:
         assert k in keys
     assert not any("prev_" in k or "grid" in k for k in keys)
+    names = FlowNetwork((2, 6, H, W), None, "midinet2", depth=2).state_buffer_names("network.")
+    assert "network.feature_extractor.decoders.0.convs.1.timepool.prev_c" in names
+    assert "network.warping_head.2.grid" in names and not any("running" in n for n in names)
 
 
 @pytest.mark.parametrize("name", ARCHS)

@@ -87,6 +87,16 @@ class FlowNetwork(nn.Module):
         flow, _ = time_to_batch(self.forward(inputs)[level])
         return flow, self.warping_head[level].sharpen_micro_tbin(resized, flow, micro_tbin)
 
+    @torch.jit.ignore
+    def state_buffer_names(self, prefix: str = "") -> list[str]:
+        """Names of the per-process buffers (recurrent states, warping grids), e.g. for DDP to leave alone.
+
+        Under DistributedDataParallel with ``broadcast_buffers=True`` rank 0 would overwrite every rank's
+        recurrent state: pass ``broadcast_buffers=False`` or list these names in the wrapped module's
+        ``_ddp_params_and_buffers_to_ignore`` (``prefix`` is this module's name there, e.g. ``"network."``).
+        """
+        return [prefix + n for n, _ in self.named_buffers() if n.rsplit(".", 1)[-1] in ("prev_h", "prev_c", "grid")]
+
     @torch.jit.export
     def reset(self, mask: torch.Tensor) -> None:
         """Per-sample reset of the recurrent state: ``mask`` ``(B,)`` or ``(B, 1, 1, 1)``, 0 = forget, 1 = keep."""
