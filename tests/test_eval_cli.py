@@ -145,3 +145,14 @@ def test_small_chunks_give_the_same_metrics(recording):
     small = evaluate_recording(est, gt, open_recording_events(events, H, W, chunk_events=97), base)
     whole = evaluate_recording(est, gt, open_recording_events(events, H, W), base)
     assert small == whole
+
+
+def test_intervals_outside_the_gt_are_reported_but_not_scored(recording):
+    tmp, _, gt, events = recording
+    flow, start, end = gt_flow(n=N + 1)
+    est = write_flow_file(tmp / "more_flow.h5", flow, start, end)
+    assert run_eval(est, gt, events, tmp / "out4") == 0
+    report = json.loads((tmp / "out4" / "metrics.json").read_text())
+    last = report["recordings"][0]["intervals"][-1]
+    assert last["gt_covered"] is False and "aee" not in last["estimate"] and "fwl" in last["estimate"]
+    assert report["overall"]["estimate"]["n_intervals"] == N
