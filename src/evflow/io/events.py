@@ -126,3 +126,21 @@ def validate_events(
             raise EventValueError(
                 f"{what}: timestamps go backwards at event {i} (t={int(t[i])} after t={int(t[i - 1])})"
             )
+
+
+def concatenate_events(parts: list[np.ndarray]) -> np.ndarray:
+    """Concatenate :data:`EVENT_DTYPE` arrays into a new array.
+
+    numpy copies structured arrays with padding (like EVENT_DTYPE) field by field, about 20x slower than
+    a byte copy; this concatenates contiguous parts as raw bytes instead.
+
+    Args:
+        parts: EVENT_DTYPE arrays (any other structured arrays are converted with :func:`as_events`).
+
+    Returns:
+        One EVENT_DTYPE array holding the parts in order (empty when ``parts`` is empty).
+    """
+    parts = [np.ascontiguousarray(as_events(p)) for p in parts]
+    if not parts:
+        return empty_events(0)
+    return np.concatenate([p.view(np.uint8) for p in parts]).view(EVENT_DTYPE)

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from evflow.errors import ConfigError
-from evflow.io.events import EVENT_DTYPE
+from evflow.io.events import concatenate_events
 from evflow.io.registry import open_source
 
 MODES = ("delta_t", "n_events", "mixed")
@@ -89,7 +89,7 @@ class _Queue:
             break
         if len(out) == 1:
             return out[0]
-        return np.concatenate(out) if out else np.empty(0, dtype=EVENT_DTYPE)
+        return concatenate_events(out)
 
 
 class EventsIterator:

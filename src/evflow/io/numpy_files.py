@@ -93,7 +93,7 @@ class NpyWriter(EventWriter):
         self._f.write(_npy_header(0))
 
     def _write(self, events: np.ndarray) -> None:
-        self._f.write(as_events(events).tobytes())
+        self._f.write(np.ascontiguousarray(as_events(events)).view(np.uint8).data)
 
     def _finish(self) -> None:
         self._f.seek(0)

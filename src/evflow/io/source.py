@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from evflow.errors import EventFileError
-from evflow.io.events import EVENT_DTYPE
+from evflow.io.events import EVENT_DTYPE, concatenate_events
 
 CHUNK_BYTES = 4 << 20
 """Bytes read from disk at a time by the binary readers (DAT, RAW)."""
@@ -103,10 +103,7 @@ class EventSource:
 
     def read_all(self) -> np.ndarray:
         """Return every event of the file as one array (fresh memory)."""
-        parts = list(self.chunks())  # the buffer pool allocates anew while views are held
-        if not parts:
-            return np.empty(0, dtype=EVENT_DTYPE)
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return concatenate_events(list(self.chunks()))
 
     def describe(self) -> dict:
         """Return format-specific header facts (for ``evflow info``)."""
