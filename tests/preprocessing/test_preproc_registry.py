@@ -91,3 +91,16 @@ def test_register_custom_and_decorator():
             return output
 
     assert pp.get_preprocess_function("test_ones") is ones2
+
+
+def test_processor_out_buffer_is_reused_and_checked():
+    proc = pp.CDProcessor(12, 16, num_tbins=2, preprocessing="event_cube")
+    buf = np.full(proc.shape, 7.0, np.float32)
+    events = random_events()
+    assert proc(events, delta_t=30000, out=buf) is buf
+    np.testing.assert_array_equal(buf, proc(events, delta_t=30000))
+    assert proc(events[:0], delta_t=30000, out=buf).sum() == 0
+    from evflow.errors import ShapeError
+
+    with pytest.raises(ShapeError):
+        proc(events, delta_t=30000, out=np.zeros((1, 6, 12, 16), np.float32))
