@@ -24,9 +24,13 @@ def events_to_torch(events: np.ndarray, batch_index: int = 0, device="cpu") -> t
     return torch.from_numpy(np.stack(cols, axis=1)).to(device)
 
 
-def _per_batch(value, batch: int, device) -> torch.Tensor:
-    v = torch.as_tensor(value, dtype=torch.int64, device=device).reshape(-1)
-    return v.expand(batch) if v.numel() == 1 else v
+def _per_event(value, b_safe: torch.Tensor, batch: int, device):
+    """``value`` (an int or a ``(B,)`` tensor) for each event: a Python int when it is the same for all."""
+    if not torch.is_tensor(value) or value.numel() == 1:
+        return int(value)
+    if value.numel() != batch:
+        raise ShapeError(f"event_cube_torch: per-sample values need shape ({batch},), got {tuple(value.shape)}")
+    return value.to(device=device, dtype=torch.int64)[b_safe]
 
 
 def _valid_mask(b, x, y, p, t, total_b, out_shape):
@@ -88,8 +92,8 @@ def event_cube_torch(
     b, x, y, p, t = ev.unbind(1)
     x, y = x >> downsampling_factor, y >> downsampling_factor
     b_safe = b.clamp(0, n_b - 1)
-    total_b = _per_batch(total_tbins_delta_t, n_b, dev)[b_safe]
-    t = t - _per_batch(start_ts, n_b, dev)[b_safe]
+    total_b = _per_event(total_tbins_delta_t, b_safe, n_b, dev)
+    t = t - _per_event(start_ts, b_safe, n_b, dev)
     valid = _valid_mask(b, x, y, p, t, total_b, output.shape)
     if not bool(valid.all()):
         if not drop_out_of_range:
@@ -98,27 +102,36 @@ def event_cube_torch(
                 f"event_cube_torch: event {i} (b, x, y, p, t)={tuple(int(v) for v in events[i])} lies outside the "
                 f"{h}x{w} tensor, its window or the batch; pass drop_out_of_range=True to drop such events"
             )
-        b, x, y, p, t, total_b = (v[valid] for v in (b, x, y, p, t, total_b))
+        b, x, y, p, t = (v[valid] for v in (b, x, y, p, t))
+        total_b = total_b[valid] if torch.is_tensor(total_b) else total_b
     if reset:
         output.zero_()
     _scatter(output, b, x, y, p, t, total_b, split_polarity, 1.0 / (float(max_incr_per_pixel) * 4**downsampling_factor))
     return output.clamp_(-1.0, 1.0)
 
 
+def _offsets(n_t, n_b, n_c, plane, d_count, step, device):
+    """Flat offset of micro bin ``j`` (time bin ``j // D``, micro bin ``j % D``) in a (T, B, C, H, W) tensor."""
+    j = torch.arange(n_t * d_count, device=device)
+    tb = j // d_count
+    return (tb * n_b * n_c + (j - tb * d_count) * step) * plane
+
+
 def _scatter(output, b, x, y, p, t, total_b, split, k):
     n_t, n_b, n_c, h, w = output.shape
     d_count = n_c // 2 if split else n_c
-    n = n_t * d_count
-    tau1 = t.to(torch.float64) * (n / total_b.to(torch.float64)) + 0.5  # same arithmetic as the numba kernel
+    table = _offsets(n_t, n_b, n_c, h * w, d_count, 2 if split else 1, output.device)
+    n = table.numel()
+    scale_t = n / total_b.to(torch.float64) if torch.is_tensor(total_b) else n / total_b
+    tau1 = t.to(torch.float64) * scale_t + 0.5  # same arithmetic as the numba kernel
     right = torch.floor(tau1).to(torch.int64)
     w_right = tau1 - right
-    left = right - 1
-    sign = torch.ones_like(w_right) if split else (2 * p - 1).to(torch.float64)
-    for bins, weight in ((left, (1.0 - w_right)), (left + 1, w_right)):
-        keep = (bins >= 0) & (bins < n)
-        bk = bins[keep]
-        tb = bk // d_count
-        ch = (bk - tb * d_count) * (2 if split else 1) + (p[keep] if split else 0)
-        flat = (((tb * n_b + b[keep]) * n_c + ch) * h + y[keep]) * w + x[keep]
-        vals = (weight[keep] * k * sign[keep]).to(output.dtype)
-        output.view(-1).index_add_(0, flat, vals)
+    base = (b * n_c + (p if split else 0)) * (h * w) + y * w + x
+    scale = k if split else k * (2 * p - 1).to(torch.float64)
+    flat_out = output.view(-1)
+    # out-of-range shares (before micro bin 0, after the last one) get weight 0 instead of being compacted away
+    for bins, weight in ((right - 1, 1.0 - w_right), (right, w_right)):
+        inside = (bins >= 0) & (bins < n)
+        idx = table[bins.clamp(0, n - 1)] + base
+        vals = torch.where(inside, weight * scale, 0.0).to(output.dtype)
+        flat_out.index_add_(0, idx, vals)
