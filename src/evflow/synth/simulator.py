@@ -7,7 +7,7 @@ Per-pixel thresholds are drawn once from ``N(mean, sigma)`` clipped to [0.01, 1]
 A crossing less than ``refractory_us`` after the pixel's previous event updates ``ref`` but emits nothing.
 Leak: ``ref`` drifts down by ``leak_hz * C_on`` per second, producing spontaneous ON events at that rate.
 Shot noise: independent events at ``shot_noise_hz`` per pixel, random polarity, uniform times; they do not
-change ``ref``. Timestamps are int64 µs (crossing times floored).
+change ``ref``. Timestamps are int64 µs (crossing times rounded to the nearest µs).
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def _emit(log0, log1, ref, last_t, c_on, c_off, leak, t0, t1, refractory, active
         else:
             c, pol, count = -c_off[i], 0, int(-b / c_off[i])
         for k in range(1, count + 1):
-            tau = min(max((k * c - a) / (b - a), 0.0), 1.0)
-            t = t0 + np.int64(tau * span)
+            tau = min(max((k * c - a) / (b - a), 0.0), 1.0) if b != a else 1.0
+            t = t0 + np.int64(tau * span + 0.5)
             if t - last_t[i] >= refractory:
                 idx[n], ps[n], ts[n] = i, pol, t
                 last_t[i] = t
@@ -133,7 +133,9 @@ class EventSimulator:
         self._active = np.empty(self.log.size, np.int64)
         self.last_t[:] = np.iinfo(np.int64).min // 2
         offset = self.rng.uniform(-1.0, 1.0, self.log.size)
-        self.ref = (self.log - np.where(offset > 0, offset * self.c_on, offset * self.c_off) * 0.99).astype(np.float32)
+        # float64 reference: the residual ``log - ref`` must stay strictly inside the thresholds (a float32
+        # round-off could push it onto a threshold and fire a spurious event in a still scene)
+        self.ref = self.log - np.where(offset > 0, offset * self.c_on, offset * self.c_off).astype(np.float64) * 0.99
         self.t = int(t_us)
 
     def step(self, frame: np.ndarray, t_us: int) -> np.ndarray:
