@@ -102,31 +102,42 @@ def simulate_scene(
     rng: np.random.Generator,
     max_px_per_frame: float = 1.0,
 ) -> SyntheticSequence:
-    """Render ``scene`` at adaptive frame times, simulate its events and compute the flow of each interval."""
+    """Render ``scene`` at adaptive frame times, simulate its events and compute the flow of each interval.
+
+    Args:
+        scene: the moving scene.
+        duration_us: recording length (µs), at least ``delta_t``.
+        delta_t: flow interval (µs); intervals are ``[k * delta_t, (k + 1) * delta_t)``.
+        simulator: event model parameters.
+        rng: random generator of the simulator (thresholds, noise).
+        max_px_per_frame: bound on any layer's motion between two rendered frames (pixels).
+
+    Returns:
+        The events and the ground-truth flow of every full interval.
+    """
+    if delta_t <= 0 or duration_us < delta_t:
+        raise ConfigError(f"need 0 < delta_t <= duration, got delta_t={delta_t}, duration={duration_us}")
     num = duration_us // delta_t
     bounds = np.arange(num + 1, dtype=np.int64) * delta_t
     times = scene.frame_times(np.append(bounds, duration_us), max_px_per_frame)
+    hs = scene.homographies(times)  # every layer at every frame time, in one vectorised call
+    interval_at = {int(i): k for k, i in enumerate(np.searchsorted(times, bounds[:-1]))}  # frame -> interval
+    end_frame = np.searchsorted(times, bounds[1:])
     sim = EventSimulator(scene.height, scene.width, simulator, rng)
-    hs = scene.homographies(times)  # all layers, all frames at once
-    at = np.searchsorted(times, bounds)
     flows, chunks = np.empty((num, 2, scene.height, scene.width), np.float32), []
-    for i, t in enumerate(times):
-        k = int(np.searchsorted(bounds[:-1], t))
-        at_bound = k < num and t == bounds[k]
+    for i, t in enumerate(times.tolist()):
         frame_hs = [h[i] for h in hs]
-        frame, layers = (
-            scene.render(int(t), at_bound, frame_hs) if at_bound else (scene.render(int(t), False, frame_hs), None)
-        )
+        k = interval_at.get(i)
+        frame, layers = scene.render(t, True, frame_hs) if k is not None else (scene.render(t, False, frame_hs), None)
         if i == 0:
-            sim.reset(frame, int(t))
+            sim.reset(frame, t)
         else:
-            chunks.append(sim.step(frame, int(t)))
-        if at_bound:
-            end_hs = [h[at[k + 1]] for h in hs]
-            flows[k] = ground_truth_flow(scene, int(t), int(bounds[k + 1]), layers, (frame_hs, end_hs))
-    return SyntheticSequence(
-        np.concatenate(chunks), flows, bounds[:-1].copy(), bounds[1:].copy(), len(times), scene.image_names
-    )
+            chunks.append(sim.step(frame, t))
+        if k is not None:
+            end_hs = [h[end_frame[k]] for h in hs]
+            flows[k] = ground_truth_flow(scene, t, int(bounds[k + 1]), layers, (frame_hs, end_hs))
+    events = np.concatenate(chunks)
+    return SyntheticSequence(events, flows, bounds[:-1].copy(), bounds[1:].copy(), len(times), scene.image_names)
 
 
 def sequence_rng(seed: int, split: str, index: int) -> np.random.Generator:
