@@ -54,7 +54,7 @@ def test_warping_start_frame_by_flow_gives_end_frame(objects):
         assert flow.shape == (2, H, W) and flow.dtype == np.float32
         assert np.abs(flow).max() > 2.0  # real motion
         err, zero_err = _warp_errors(scene, t0, t0 + 50_000, flow)
-        assert err < (0.12 if objects == 0 else 0.3) * zero_err, (t0, err, zero_err)
+        assert err < (0.12 if objects == 0 else 0.5) * zero_err, (t0, err, zero_err)  # occlusions count here
         err, zero_err = _warp_errors(scene, t0, t0 + 50_000, flow, visible_only=True)
         off_err, _ = _warp_errors(scene, t0, t0 + 50_000, flow + 0.5, visible_only=True)
         assert err < 0.12 * zero_err, (t0, err, zero_err)

@@ -86,8 +86,9 @@ def make_scene(config: SequenceConfig, images, rng: np.random.Generator) -> Scen
     names = [images[int(i)] for i in rng.permutation(len(images))[: 1 + config.num_objects]]
     names += [images[int(i)] for i in rng.integers(0, len(images), 1 + config.num_objects - len(names))]
     h, w = config.height, config.width
-    background = prepare_texture(load_image(names[0]), h, w, rng)
-    camera = CameraMotion.random(rng, h, w)
+    margin = 0.25  # texture 1.5x the image, centred: few border reflections
+    background = prepare_texture(load_image(names[0]), round(h * (1 + 2 * margin)), round(w * (1 + 2 * margin)), rng)
+    camera = CameraMotion.random(rng, h, w, texture_origin=(margin * w, margin * h))
     sprites = [random_sprite(rng, load_image(name), h, w) for name in names[1:]]
     profile = SpeedProfile.random(rng, config.duration_us, config.pause_probability)
     speeds = [config.max_speed * rng.uniform(0.5, 1.0)] + list(config.max_speed * rng.uniform(0.3, 1.0, len(sprites)))

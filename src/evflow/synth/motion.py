@@ -129,28 +129,34 @@ def intrinsics(height: int, width: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class CameraMotion:
-    """6-DOF camera moving smoothly in front of a textured plane at ``depth`` (unit: plane distance)."""
+    """6-DOF camera moving smoothly in front of a textured plane at ``depth`` (unit: plane distance).
+
+    ``texture_origin`` is the texture pixel seen at image pixel (0, 0) in the reference view, so a texture
+    larger than the image (with a margin around it) shows no border reflections for moderate motion.
+    """
 
     height: int
     width: int
     depth: float
     rotation: SmoothSignal
     translation: SmoothSignal
+    texture_origin: tuple[float, float] = (0.0, 0.0)
 
     @classmethod
-    def random(cls, rng, height: int, width: int):
+    def random(cls, rng, height: int, width: int, texture_origin=(0.0, 0.0)):
         """Random depth U(1, 2), rotations within ±(0.12, 0.12, 0.3) rad, translations within ±0.3 depth."""
         depth = rng.uniform(1.0, 2.0)
         rotation = SmoothSignal.random(rng, [0.12, 0.12, 0.3])
         translation = SmoothSignal.random(rng, [0.3 * depth, 0.3 * depth, 0.25 * depth])
-        return cls(height, width, depth, rotation, translation)
+        return cls(height, width, depth, rotation, translation, tuple(float(v) for v in texture_origin))
 
     def homographies(self, s) -> np.ndarray:
-        """Image homographies ``G(s)`` (texture/reference pixel -> image pixel), shape ``(N, 3, 3)``."""
+        """Image homographies ``G(s)`` (texture pixel -> image pixel), shape ``(N, 3, 3)``."""
         k = intrinsics(self.height, self.width)
         plane = rotation_matrices(self.rotation(s))
         plane[:, :, 2] += self.translation(s) / self.depth
-        g = k @ plane @ np.linalg.inv(k)
+        shift = np.array([[1, 0, -self.texture_origin[0]], [0, 1, -self.texture_origin[1]], [0, 0, 1]])
+        g = k @ plane @ np.linalg.inv(k) @ shift
         return g / g[:, 2:3, 2:3]
 
     def probe_points(self) -> np.ndarray:

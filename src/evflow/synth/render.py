@@ -24,7 +24,7 @@ class Scene:
 
     Attributes:
         height, width: image size.
-        background: ``(height, width)`` float32 texture of the plane (reference view).
+        background: float32 texture of the plane (any size; placed by ``camera.texture_origin``).
         camera: camera motion over the plane.
         sprites: foreground objects, bottom to top.
         profile: shared relative speed ``u(t)``.
