@@ -10,6 +10,7 @@ import pytest
 from evflow.cli.main import main
 from evflow.io import load_events, read_geometry, write_events
 from evflow.io.make_sample import HEIGHT, WIDTH, make_sample_events, sample_recording_path
+from evflow.io.stats import recording_stats
 
 
 def test_bundled_sample_is_small_and_matches_its_generator():
@@ -51,3 +52,11 @@ def test_convert_errors_are_clean(tmp_path, events, capsys):
     assert main(["convert", str(tmp_path / "a.npy"), str(tmp_path / "o.raw"), "--height", "10", "--width", "10"]) == 1
     assert "outside the sensor" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy"]
+
+
+@pytest.mark.parametrize("chunk", [7, 1000, 1 << 20])
+def test_stats_do_not_depend_on_chunking(tmp_path, events, chunk):
+    write_events(tmp_path / "a.npy", events)
+    s = recording_stats(tmp_path / "a.npy", peak_window_us=500, chunk_events=chunk)
+    assert s.peak_rate == np.bincount(events["t"] // 500).max() / 500e-6
+    assert (s.count, s.x_max, s.y_max) == (len(events), events["x"].max(), events["y"].max())

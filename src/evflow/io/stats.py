@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from evflow.io.iterator import EventsIterator
 
 
@@ -18,7 +20,7 @@ class RecordingStats:
         count: number of events. t_first, t_last: first/last timestamp (µs), None when empty.
         duration_us: ``t_last - t_first`` (0 when empty).
         mean_rate: events per second over the duration (None when the duration is 0).
-        peak_rate: highest events per second over ``peak_window_us`` windows.
+        peak_rate: highest events per second over the windows ``[k w, (k+1) w)``, ``w = peak_window_us``.
         on_fraction: share of ON (p = 1) events (None when empty).
         x_max, y_max: largest coordinates seen (None when empty).
     """
@@ -43,29 +45,37 @@ class RecordingStats:
         return asdict(self)
 
 
-def recording_stats(path: str | os.PathLike, peak_window_us: int = 1000) -> RecordingStats:
+def recording_stats(path: str | os.PathLike, peak_window_us: int = 1000, chunk_events: int = 1 << 20) -> RecordingStats:
     """Stream a recording once (bounded memory) and summarise it.
 
     Args:
         path: any supported event file.
         peak_window_us: window length (µs) over which the peak rate is measured.
+        chunk_events: events read at a time (memory bound).
 
     Returns:
         A :class:`RecordingStats`.
     """
-    it = EventsIterator(path, delta_t=peak_window_us)
+    it = EventsIterator(path, mode="n_events", n_events=chunk_events)
     count = on = peak = 0
     t_first = t_last = x_max = y_max = None
+    carry_bin, carry_count = None, 0  # last (possibly incomplete) rate window of the previous chunk
     for ev in it:
-        if not len(ev):
-            continue
         count += len(ev)
         on += int(ev["p"].sum())
-        peak = max(peak, len(ev))
         t_first = int(ev["t"][0]) if t_first is None else t_first
         t_last = int(ev["t"][-1])
         x_max = max(x_max or 0, int(ev["x"].max()))
         y_max = max(y_max or 0, int(ev["y"].max()))
+        bins = ev["t"] // peak_window_us
+        counts = np.bincount(bins - bins[0])
+        if carry_bin == int(bins[0]):
+            counts[0] += carry_count
+        else:
+            peak = max(peak, carry_count)
+        peak = max(peak, int(counts[:-1].max(initial=0)))
+        carry_bin, carry_count = int(bins[-1]), int(counts[-1])
+    peak = max(peak, carry_count)
     duration = 0 if t_first is None else t_last - t_first
     return RecordingStats(
         path=os.fspath(path),
