@@ -107,3 +107,18 @@ def test_height_width_override_for_files_without_size(tmp_path):
     it = EventsIterator(tmp_path / "n.npy", height=100, width=120)
     assert (it.height, it.width) == (100, 120)
     assert EventsIterator(tmp_path / "n.npy").height is None
+
+
+def test_buffer_pool_never_hands_out_a_referenced_buffer():
+    from evflow.io.source import BufferPool
+
+    pool = BufferPool(10, keep=2)
+    a = pool.get()
+    view = a[3:5]
+    b = pool.get()
+    assert b is not a
+    del b
+    c = pool.get()  # b was dropped: its memory is reused, a's is still referenced by `view`
+    assert c is not a and view.base is a
+    del view, a, c
+    assert pool.get() is pool._bufs[0]

@@ -59,12 +59,17 @@ class BufferPool:
         self.capacity = int(capacity)
         self.keep = keep
         self._bufs: list[np.ndarray] = []
+        # reference count of a buffer held by nothing but the list, seen from the loop in get() (the list,
+        # the loop variable, getrefcount's argument: 3 on CPython <= 3.13); measured, not assumed, because
+        # interpreters may count borrowed references differently
+        probe = [np.empty(0)]
+        for buf in probe:
+            self._unused_refs = sys.getrefcount(buf)
 
     def get(self) -> np.ndarray:
         """Return an :data:`EVENT_DTYPE` buffer of ``capacity`` events that no caller references."""
         for buf in self._bufs:
-            # references: the list, the loop variable, getrefcount's argument -> 3 when unused elsewhere
-            if sys.getrefcount(buf) <= 3:
+            if sys.getrefcount(buf) <= self._unused_refs:
                 return buf
         buf = np.empty(self.capacity, dtype=EVENT_DTYPE)
         if len(self._bufs) < self.keep:

@@ -43,6 +43,8 @@ class EventWriter:
         max_coord: int = 1 << 16,
         min_t: int | None = None,
     ):
+        if (height is None) != (width is None):
+            raise EventValueError(f"{path}: give both height and width, or neither (got {height}, {width})")
         self.path = Path(path)
         self.height = None if height is None else int(height)
         self.width = None if width is None else int(width)
