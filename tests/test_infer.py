@@ -1,0 +1,121 @@
+"""``evflow infer``: intervals of the flow file, playable video, tensor-file input checks, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evflow.cli.main import main
+from evflow.data.features import write_tensor_file
+from evflow.data.flow_file import read_flow_file
+from evflow.errors import ConfigError
+from evflow.flow.inference import FlowInference
+from infer_helpers import make_checkpoint, make_recording
+
+DT = 10000
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("infer")
+    ckpt = make_checkpoint(root / "model.ckpt", 32, 40, DT)
+    dat, gt = make_recording(root / "ds", 32, 40, 120000, DT)
+    return root, ckpt, dat, gt
+
+
+def _infer(*argv) -> int:
+    return main(["infer", *map(str, argv), "--no-display", "--no-progress"])
+
+
+def test_flow_file_intervals_and_video(setup, tmp_path):
+    import imageio.v2 as imageio
+
+    _, ckpt, dat, _ = setup
+    flow_path, video = tmp_path / "est_flow.h5", tmp_path / "est.mp4"
+    rc = _infer(
+        ckpt, dat, "-s", flow_path, "-w", video, "--start-ts", 20000, "--max-duration", 60000, "--batch-size", 4
+    )
+    assert rc == 0
+    f = read_flow_file(flow_path)
+    assert f.flow.shape == (6, 2, 32, 40) and f.flow.dtype == np.float32
+    np.testing.assert_array_equal(f.start_ts, 20000 + DT * np.arange(6))
+    np.testing.assert_array_equal(f.end_ts, f.start_ts + DT)
+    assert f.delta_t == DT and f.attrs["format_version"] == 1
+    assert f.attrs["events_to_tensor"] == "event_cube" and f.attrs["checkpoint_path"] == "model.ckpt"
+    assert f.attrs["input_file_name"] == dat.name
+    frames = list(imageio.get_reader(video, format="FFMPEG").iter_data())
+    assert len(frames) == 6 and frames[0].shape == (32, 40, 3)
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_whole_recording_is_contiguous_and_sharp_video_is_wider(setup, tmp_path):
+    import imageio.v2 as imageio
+
+    _, ckpt, dat, _ = setup
+    assert _infer(ckpt, dat, "-s", tmp_path / "f.h5", "-w", tmp_path / "s.mp4", "--mode", "sharp") == 0
+    f = read_flow_file(tmp_path / "f.h5")
+    assert f.start_ts[0] == 0 and f.end_ts[-1] == 120000 and np.all(f.start_ts[1:] == f.end_ts[:-1])
+    frames = list(imageio.get_reader(tmp_path / "s.mp4", format="FFMPEG").iter_data())
+    assert len(frames) == len(f.flow) and frames[0].shape == (32, 80, 3)
+
+
+def test_batching_keeps_the_recurrent_result(setup):
+    _, ckpt, dat, _ = setup
+    engine = FlowInference.from_checkpoint(ckpt)
+    windows = list(engine.open(dat, max_duration=70000))
+    one = np.stack([r.flow for r in engine.run(windows, batch_size=1)])
+    many = np.stack([r.flow for r in engine.run(windows, batch_size=3)])
+    np.testing.assert_allclose(one, many, atol=1e-5)
+    assert np.abs(one[5] - one[0]).max() > 1e-4  # the state and the inputs change the flow
+
+
+def test_tensor_file_input_matches_event_input(setup, tmp_path):
+    _, ckpt, dat, _ = setup
+    engine = FlowInference.from_checkpoint(ckpt)
+    windows = list(engine.open(dat))
+    tensors = np.stack([w.tensor for w in windows])
+    path = write_tensor_file(tmp_path / "t.h5", tensors, "event_cube", DT, 32, 40, engine.preprocess_kwargs)
+    from_events = np.stack([r.flow for r in engine.run(windows)])
+    from_tensors = np.stack([r.flow for r in engine.run(engine.open(path))])
+    np.testing.assert_allclose(from_tensors, from_events, atol=1e-5)
+    assert _infer(ckpt, path, "-s", tmp_path / "f.h5") == 0
+    np.testing.assert_array_equal(read_flow_file(tmp_path / "f.h5").end_ts, DT * np.arange(1, len(tensors) + 1))
+
+
+@pytest.mark.parametrize("preprocessing,delta_t", [("histo", DT), ("event_cube", 2 * DT)])
+def test_tensor_file_made_otherwise_is_refused(setup, tmp_path, preprocessing, delta_t, capsys):
+    _, ckpt, _, _ = setup
+    channels = 2 if preprocessing == "histo" else 6
+    path = write_tensor_file(tmp_path / "t.h5", np.zeros((3, channels, 32, 40), np.float32), preprocessing, delta_t)
+    engine = FlowInference.from_checkpoint(ckpt)
+    with pytest.raises(ConfigError, match="preprocessing|delta_t"):
+        engine.open(path)
+    assert _infer(ckpt, path, "-s", tmp_path / "f.h5") == 1
+    assert "t.h5" in capsys.readouterr().err and not (tmp_path / "f.h5").exists()
+
+
+def test_sharp_mode_needs_events(setup, tmp_path, capsys):
+    _, ckpt, _, _ = setup
+    path = write_tensor_file(tmp_path / "t.h5", np.zeros((2, 6, 32, 40), np.float32), "event_cube", DT)
+    assert _infer(ckpt, path, "--mode", "sharp", "-w", tmp_path / "v.mp4") == 1
+    assert "sharp needs events" in capsys.readouterr().err
+
+
+def test_missing_checkpoint_and_input_are_clear_errors(setup, tmp_path, capsys):
+    _, ckpt, dat, _ = setup
+    assert _infer(tmp_path / "nope.ckpt", dat) == 1
+    assert "nope.ckpt: checkpoint not found" in capsys.readouterr().err
+    assert _infer(ckpt, tmp_path / "nope.dat") == 1
+    assert "nope.dat" in capsys.readouterr().err
+    from evflow.flow.bundled import default_checkpoint_path
+
+    if not default_checkpoint_path().is_file():
+        assert _infer("default", dat) == 1
+        assert "bundled flow model is not shipped" in capsys.readouterr().err
+
+
+def test_odd_sizes_are_padded(setup, tmp_path):
+    _, ckpt, dat, _ = setup
+    engine = FlowInference.from_checkpoint(ckpt)
+    results = list(engine.run(engine.open(dat, height_width=(15, 21), max_duration=30000)))
+    assert len(results) == 3 and results[0].flow.shape == (2, 15, 21)
