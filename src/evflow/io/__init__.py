@@ -6,7 +6,15 @@ Write: :func:`write_events` (whole array) or :func:`open_writer` (streaming). Fo
 """
 
 from evflow.io.dat import read_dat, write_dat
-from evflow.io.events import EVENT_DTYPE, PACKED_EVENT_DTYPE, as_events, empty_events, make_events, validate_events
+from evflow.io.events import (
+    EVENT_DTYPE,
+    PACKED_EVENT_DTYPE,
+    as_events,
+    concatenate_events,
+    empty_events,
+    make_events,
+    validate_events,
+)
 from evflow.io.files import load_events, read_geometry, write_events
 from evflow.io.iterator import EventsIterator
 from evflow.io.raw import read_raw, write_raw
@@ -17,6 +25,7 @@ __all__ = [
     "PACKED_EVENT_DTYPE",
     "EventsIterator",
     "as_events",
+    "concatenate_events",
     "empty_events",
     "list_formats",
     "load_events",
