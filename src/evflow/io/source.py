@@ -114,10 +114,6 @@ class EventSource:
         """Return format-specific header facts (for ``evflow info``)."""
         return {}
 
-    def fail(self, message: str, offset: int | None = None, cls: type[EventFileError] = EventFileError):
-        """Return an exception of class ``cls`` naming this source's file (raise it)."""
-        return cls(self.path, message, offset)
-
 
 def skip_before(chunks: Iterator[np.ndarray], start_ts: int | None) -> Iterator[np.ndarray]:
     """Drop whole chunks whose last event is before ``start_ts`` (helper for linear-scan seeking)."""
