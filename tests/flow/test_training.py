@@ -149,3 +149,15 @@ def test_labelled_validation_aee_matches_direct(tmp_path):
     assert set(summary["recordings"]) == {"a.h5", "b.h5"}
     assert summary["overall"]["aee"] == pytest.approx(np.mean(frames), rel=1e-4)
     assert summary["overall"]["aee_zero"] > 0.9  # zero flow vs |v| >= 1.1 px
+
+
+def test_demo_video_writes_mp4(tiny_dataset, tmp_path):
+    import imageio.v2 as imageio
+
+    model = tiny_model()
+    loader = FlowDataModule(tiny_hparams(), tiny_dataset).test_dataloader()
+    path = model.demo_video(loader, log_dir=tmp_path, epoch=3, num_batches=2)
+    assert path == tmp_path / "videos" / "video#3.mp4" and path.is_file()
+    frames = list(imageio.get_reader(path).iter_data())
+    assert len(frames) == 2 * 2 and frames[0].shape == (H, 2 * W, 3)  # 2 rows side by side (grid 1x2)
+    assert model.training

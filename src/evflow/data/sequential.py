@@ -183,11 +183,20 @@ class SequentialDataLoader:
 
         return get_preprocess_dict()[self.preprocess]["viz"]
 
+    def _warm_up(self) -> None:
+        """Read one item in this process once, so that JIT-compiled readers are inherited by forked workers."""
+        if not getattr(self, "_warm", False):
+            self.dataset.make_part([0], 0)
+            for src in self.dataset.sources:
+                getattr(src, "close", lambda: None)()
+            self._warm = True
+
     def __iter__(self):
         workers = min(self.num_workers, self.batch_size)
         if workers == 0:
             parts = iter(self.dataset)
         else:
+            self._warm_up()
             parts = iter(DataLoader(self.dataset, batch_size=None, num_workers=workers, collate_fn=_identity))
         for _ in range(len(self)):
             batch = merge_parts([next(parts) for _ in range(max(1, workers))])

@@ -82,8 +82,6 @@ class FlowDataModule(pl.LightningDataModule):
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
     def _get_dataloader(self, files, data_aug=False, labels=False, batch_size=None) -> SequentialDataLoader:
-        if not hasattr(self, "train_files"):
-            self.setup()
         if not files:
             raise ConfigError(f"no recordings found for this loader under {self.data_dir or self.test_data_dir}")
         hp = self.hparams
@@ -104,6 +102,8 @@ class FlowDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> SequentialDataLoader:
         """Training recordings, augmented when ``data_aug``; kept as :attr:`train_loader` for the curriculum."""
+        if not hasattr(self, "train_files"):
+            self.setup()
         self.train_loader = self._get_dataloader(self.train_files, data_aug=self.hparams.data_aug)
         return self.train_loader
 
@@ -118,4 +118,6 @@ class FlowDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> SequentialDataLoader:
         """Same recordings as validation, never augmented, with labels when ``*_flow.h5`` files exist."""
+        if not hasattr(self, "test_files"):
+            self.setup()
         return self._get_dataloader(self.test_files, labels=True, batch_size=self.hparams.val_batch_size)

@@ -48,6 +48,13 @@ class VideoWriter:
         os.replace(self.tmp, self.path)
         return self.path
 
+    def abort(self) -> None:
+        """Close and delete the temporary file (nothing is left at the output path)."""
+        try:
+            self.writer.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
 
 @torch.no_grad()
 def render_demo(model, loader, path=None, num_batches=100, mask_by_input=True, draw_dense=False, show=False):
@@ -75,6 +82,7 @@ def render_demo(model, loader, path=None, num_batches=100, mask_by_input=True, d
     _, _, height, width = model.hparams.array_dim
     writer = VideoWriter(path, 1e6 / model.hparams.delta_t) if path else None
     vis, frames = loader.get_vis_func(), 0
+    ok = False
     try:
         for i, batch in enumerate(loader):
             if i >= num_batches:
@@ -93,9 +101,12 @@ def render_demo(model, loader, path=None, num_batches=100, mask_by_input=True, d
 
                     cv2.imshow("flow", frame[..., ::-1])
                     cv2.waitKey(1)
+        ok = True
     finally:
-        if writer is not None:
+        if writer is not None and ok:
             writer.close()
+        elif writer is not None:
+            writer.abort()
         network.reset_all()
         network.train(was_training)
     return frames
