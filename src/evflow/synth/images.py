@@ -8,6 +8,8 @@ the two splits use disjoint seeds.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -50,8 +52,9 @@ def split_images(split: str) -> tuple[str, ...]:
     return SPLITS[split]
 
 
+@functools.lru_cache(maxsize=64)
 def load_image(name: str) -> np.ndarray:
-    """Load an image by name as grayscale float32 in [0, 255].
+    """Load an image by name as grayscale float32 in [0, 255] (cached; the array is read-only).
 
     Args:
         name: a scikit-image data name (``"camera"``...), ``"motorcycle"`` (left stereo view) or a
@@ -67,7 +70,7 @@ def load_image(name: str) -> np.ndarray:
         kind, _, seed = name.partition(":")
         if kind not in PROCEDURAL_KINDS or not seed.isdigit():
             raise ConfigError(f"unknown procedural texture {name!r}; use KIND:SEED with KIND in {PROCEDURAL_KINDS}")
-        return procedural_texture(kind, int(seed))
+        return _read_only(procedural_texture(kind, int(seed)))
     import skimage.data
 
     if name == "motorcycle":
@@ -79,7 +82,12 @@ def load_image(name: str) -> np.ndarray:
     img = np.asarray(img)
     if img.ndim == 3:
         img = cv2.cvtColor(img[..., :3].astype(np.uint8), cv2.COLOR_RGB2GRAY)
-    return img.astype(np.float32)
+    return _read_only(img.astype(np.float32))
+
+
+def _read_only(img: np.ndarray) -> np.ndarray:
+    img.flags.writeable = False
+    return img
 
 
 def procedural_texture(kind: str, seed: int, size: int = 512) -> np.ndarray:

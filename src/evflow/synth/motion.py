@@ -168,9 +168,9 @@ class CameraMotion:
 
 
 def apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Map ``(P, 2)`` points by ``(N, 3, 3)`` homographies; returns ``(N, P, 2)``."""
-    pts = np.concatenate([points, np.ones((len(points), 1))], axis=1)
-    out = np.einsum("nij,pj->npi", h, pts)
+    """Map points by homographies: ``(P, 2)`` (or ``(N, P, 2)``) points, ``(N, 3, 3)`` -> ``(N, P, 2)``."""
+    pts = np.concatenate([points, np.ones(points.shape[:-1] + (1,))], axis=-1)
+    out = pts @ h.transpose(0, 2, 1)
     return out[..., :2] / out[..., 2:3]
 
 
@@ -183,33 +183,34 @@ class LayerClock:
 
     @classmethod
     def build(cls, layer, length_px: float, step_px: float = 0.5):
-        """Tabulate ``s`` until the layer has travelled ``length_px`` pixels (max over its probe points)."""
-        span, count = 2.0, 512
-        while True:
-            s_grid = np.linspace(0.0, span, count)
-            arc = np.concatenate([[0.0], np.cumsum(_step_displacement(layer, s_grid) + 1e-9)])
+        """Tabulate ``s`` until the layer has travelled ``length_px`` pixels (max over its probe points).
+
+        Raises:
+            ValueError: the layer does not move.
+        """
+        rate = _arc(layer, np.linspace(0.0, 2.0, 257))[-1] / 2.0  # pixels per unit of s, roughly
+        span = 1.3 * length_px / max(rate, 1e-9)
+        while span < 1e7:
+            s_grid = np.linspace(0.0, span, max(256, int(1.3 * length_px / step_px)))
+            arc = _arc(layer, s_grid)
             if arc[-1] >= length_px:
-                break
-            if span > 1e6:
-                raise ValueError("layer does not move: its homography is constant")
-            span, count = 2 * span, 2 * count
-        count = max(count, int(arc[-1] / step_px))
-        s_grid = np.linspace(0.0, span, count)
-        return cls(s_grid, np.concatenate([[0.0], np.cumsum(_step_displacement(layer, s_grid) + 1e-9)]))
+                return cls(s_grid, arc)
+            span *= 2
+        raise ValueError("layer does not move: its homography is (nearly) constant")
 
     def s_at(self, pixels) -> np.ndarray:
         """Motion parameter reached after travelling ``pixels``."""
         return np.interp(pixels, self.arc, self.s_grid)
 
 
-def _step_displacement(layer, s_grid: np.ndarray) -> np.ndarray:
+def _arc(layer, s_grid: np.ndarray) -> np.ndarray:
+    """Cumulative pixel path (max over the layer's probe points of each step) along ``s_grid``."""
     h = layer.homographies(s_grid)
     probes = layer.probe_points()
     if layer.probes_in_image:
-        tex = apply_homography(np.linalg.inv(h[:-1]), probes)
-        moved = np.einsum("nij,npj->npi", h[1:], np.concatenate([tex, np.ones(tex.shape[:2] + (1,))], axis=2))
-        disp = moved[..., :2] / moved[..., 2:3] - probes
+        disp = apply_homography(h[1:], apply_homography(np.linalg.inv(h[:-1]), probes)) - probes
     else:
         pts = apply_homography(h, probes)
         disp = pts[1:] - pts[:-1]
-    return np.sqrt((disp**2).sum(axis=-1)).max(axis=1)
+    step = np.sqrt((disp**2).sum(axis=-1)).max(axis=1) + 1e-9
+    return np.concatenate([[0.0], np.cumsum(step)])

@@ -8,10 +8,10 @@ point of any layer moves more than ``max_px_per_frame`` pixels between consecuti
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import cv2
+import numba
 import numpy as np
 
 from evflow.synth.motion import CameraMotion, LayerClock, SpeedProfile
@@ -133,27 +133,24 @@ def ground_truth_flow(scene: Scene, t0: int, t1: int, layers: np.ndarray | None 
         _, layers = scene.render(t0, with_layers=True)
     if homographies is None:
         homographies = [h[0] for h in scene.homographies([t0])], [h[0] for h in scene.homographies([t1])]
-    grid = pixel_grid(scene.height, scene.width)
-    flow = np.zeros((scene.height, scene.width, 2), np.float64)
-    for k, (h0, h1) in enumerate(zip(*homographies)):
-        mask = None if k == 0 else layers == k
-        if np.array_equal(h0, h1):  # still layer: exactly zero, not round-off
-            if mask is not None:
-                flow[mask] = 0.0
-            continue
-        m = h1 @ np.linalg.inv(h0)
-        if mask is None:
-            flow[:] = cv2.perspectiveTransform(grid.reshape(-1, 1, 2), m).reshape(grid.shape) - grid
-        elif mask.any():
-            pts = grid[mask]
-            flow[mask] = cv2.perspectiveTransform(pts[:, None], m)[:, 0] - pts
-    return np.ascontiguousarray(flow.transpose(2, 0, 1), dtype=np.float32)
+    moves = np.stack([h1 @ np.linalg.inv(h0) for h0, h1 in zip(*homographies)])
+    still = np.array([np.array_equal(h0, h1) for h0, h1 in zip(*homographies)])  # exact zeros, not round-off
+    flow = np.empty((2, scene.height, scene.width), np.float32)
+    _layer_flow(layers, moves, still, flow)
+    return flow
 
 
-@functools.lru_cache(maxsize=4)
-def pixel_grid(height: int, width: int) -> np.ndarray:
-    """``(H, W, 2)`` float64 pixel coordinates ``(x, y)`` (cached, read-only)."""
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
-    grid = np.stack([xs, ys], axis=-1)
-    grid.flags.writeable = False
-    return grid
+@numba.njit(cache=True, nogil=True)
+def _layer_flow(layers, moves, still, out):
+    """``out[:, y, x] = M_l (x, y) - (x, y)`` with ``l = layers[y, x]`` (float64 maths)."""
+    for y in range(layers.shape[0]):
+        for x in range(layers.shape[1]):
+            k = layers[y, x]
+            if still[k]:
+                out[0, y, x] = 0.0
+                out[1, y, x] = 0.0
+                continue
+            m = moves[k]
+            w = m[2, 0] * x + m[2, 1] * y + m[2, 2]
+            out[0, y, x] = (m[0, 0] * x + m[0, 1] * y + m[0, 2]) / w - x
+            out[1, y, x] = (m[1, 0] * x + m[1, 1] * y + m[1, 2]) / w - y
