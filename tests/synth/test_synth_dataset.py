@@ -49,10 +49,10 @@ def test_cli_writes_train_and_val_sequences(tmp_path):
             assert len(used) == 2 and set(used) <= set(allowed)
 
 
-def test_same_seed_same_bytes_other_seed_differs(tmp_path):
+def test_same_seed_same_bytes_any_workers_other_seed_differs(tmp_path):
     config = SequenceConfig(height=32, width=48, duration_us=150_000, num_objects=1, noise="noisy")
-    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
-        generate_dataset(tmp_path / name, {"train": 1, "val": 1}, config, seed, progress=False)
+    for name, seed, workers in (("a", 5, 1), ("b", 5, 2), ("c", 6, 1)):
+        generate_dataset(tmp_path / name, {"train": 1, "val": 1}, config, seed, progress=False, workers=workers)
     a, b, c = (_files(tmp_path / n) for n in "abc")
     assert a == b
     assert a["train/synth_0000_td.dat"] != c["train/synth_0000_td.dat"]

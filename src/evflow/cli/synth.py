@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pause-probability", type=float, default=0.25, help="share of motion segments paused")
     parser.add_argument("--precompute", default=None, metavar="PREPROCESSING",
                         help="also write HDF5 tensor files with this preprocessing (e.g. event_cube)")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=1, help="parallel processes (same output for any value)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -45,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         pause_probability=args.pause_probability,
         noise=args.noise,
     )
-    paths = generate_dataset(args.output_dir, counts, config, args.seed, args.precompute, not args.no_progress)
+    paths = generate_dataset(
+        args.output_dir, counts, config, args.seed, args.precompute, not args.no_progress, args.workers
+    )
     print(f"wrote {len(paths)} sequences to {args.output_dir} ({counts['train']} train, {counts['val']} val)")
     return 0

@@ -68,6 +68,7 @@ def generate_dataset(
     seed: int = 0,
     precompute: str | None = None,
     progress: bool = True,
+    workers: int = 1,
 ) -> list[tuple[Path, Path]]:
     """Simulate and write every sequence; the same arguments always produce the same bytes.
 
@@ -78,32 +79,56 @@ def generate_dataset(
         seed: dataset seed; sequence ``i`` of a split depends only on ``(seed, split, i)``.
         precompute: optional preprocessing name; also writes HDF5 tensor files (see module doc).
         progress: show a tqdm progress bar.
+        workers: number of processes (sequences are independent; the output does not depend on it).
 
     Returns:
-        ``(events_path, flow_path)`` of every sequence.
+        ``(events_path, flow_path)`` of every sequence, train first, in index order.
     """
     from tqdm import tqdm
 
     output_dir = Path(output_dir)
-    precomputer = _precomputer(precompute, config) if precompute else None
+    if precompute:
+        _precomputer(precompute, config)  # validate the name before any work
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
     output_dir.mkdir(parents=True, exist_ok=True)
     manifest = {"seed": seed, "counts": counts, "config": dataclasses.asdict(config), "precompute": precompute}
     (output_dir / "synth.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    jobs = [(split, i) for split in ("train", "val") for i in range(counts.get(split, 0))]
-    written = []
-    for split, i in tqdm(jobs, desc="evflow synth", unit="seq", disable=not progress):
-        rng = sequence_rng(seed, split, i)
-        scene = make_scene(config, split_images(split), rng)
-        sim = SimulatorConfig.preset(config.noise)
-        seq = simulate_scene(scene, config.duration_us, config.delta_t, sim, rng, config.max_px_per_frame)
-        name = f"synth_{i:04d}"
-        attrs = {"generator": "evflow.synth", "seed": seed, "split": split, "index": i, "noise": config.noise,
-                 "images": ",".join(seq.image_names)}  # fmt: skip
-        paths = write_sequence(output_dir / split, name, seq, config.height, config.width, **attrs)
-        if precomputer is not None:
-            precomputer(seq.events, output_dir / precompute / split / name, paths[1])
-        written.append(paths)
+    jobs = [
+        (output_dir, split, i, config, seed, precompute) for split in ("train", "val") for i in range(counts[split])
+    ]
+    bar = tqdm(total=len(jobs), desc="evflow synth", unit="seq", disable=not progress)
+    if workers == 1:
+        written = []
+        for job in jobs:
+            written.append(_make_sequence(*job))
+            bar.update()
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(workers) as pool:
+            futures = {pool.submit(_make_sequence, *job): n for n, job in enumerate(jobs)}
+            written = [None] * len(jobs)
+            for future in as_completed(futures):
+                written[futures[future]] = future.result()
+                bar.update()
+    bar.close()
     return written
+
+
+def _make_sequence(output_dir: Path, split: str, i: int, config: SequenceConfig, seed: int, precompute):
+    """Simulate and write sequence ``i`` of ``split`` (a top-level function so worker processes can run it)."""
+    rng = sequence_rng(seed, split, i)
+    scene = make_scene(config, split_images(split), rng)
+    sim = SimulatorConfig.preset(config.noise)
+    seq = simulate_scene(scene, config.duration_us, config.delta_t, sim, rng, config.max_px_per_frame)
+    name = f"synth_{i:04d}"
+    attrs = {"generator": "evflow.synth", "seed": seed, "split": split, "index": i, "noise": config.noise,
+             "images": ",".join(seq.image_names)}  # fmt: skip
+    paths = write_sequence(output_dir / split, name, seq, config.height, config.width, **attrs)
+    if precompute:
+        _precomputer(precompute, config)(seq.events, output_dir / precompute / split / name, paths[1])
+    return paths
 
 
 def _precomputer(name: str, config: SequenceConfig):
