@@ -5,6 +5,8 @@ independently moving sprites); frames are rendered adaptively and turned into ev
 simulator, and the dense flow of every interval is computed exactly from the layer homographies.
 """
 
+from evflow.synth.dataset import SequenceConfig, SyntheticSequence, make_scene, simulate_scene, write_sequence
+from evflow.synth.generate import generate_dataset
 from evflow.synth.images import TRAIN_IMAGES, VAL_IMAGES, load_image, split_images
 from evflow.synth.motion import CameraMotion, SmoothSignal, SpeedProfile
 from evflow.synth.render import Scene, ground_truth_flow
@@ -17,12 +19,18 @@ __all__ = [
     "CameraMotion",
     "EventSimulator",
     "Scene",
+    "SequenceConfig",
     "SimulatorConfig",
     "SmoothSignal",
     "SpeedProfile",
     "Sprite",
+    "SyntheticSequence",
+    "generate_dataset",
     "ground_truth_flow",
     "load_image",
+    "make_scene",
     "random_sprite",
+    "simulate_scene",
     "split_images",
+    "write_sequence",
 ]
