@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evflow.errors import EvflowError
-from evflow.io import load_events, validate_events
+from evflow.io import load_events, make_events, validate_events, write_events
 
 HEADERS = {
     "evt2.raw": b"% evt 2.0\n% format EVT2;height=480;width=640\n",
@@ -47,3 +47,33 @@ def test_plausible_word_streams(tmp_path, name, words):
         body = np.array([(w % 2 if w % 5 else 8) << 28 | (w * 2654435761) % (1 << 22) for w in words], "<u4")
         body = body.tobytes()
     _decode(tmp_path / name, body, (720, 1280) if name == "evt3.raw" else (480, 640))
+
+
+@st.composite
+def event_arrays(draw, max_gap=2**31 - 1):
+    """Small sorted event arrays with arbitrary gaps (up to ``max_gap`` µs) and 11-bit coordinates."""
+    n = draw(st.integers(0, 60))
+    steps = st.sampled_from([g for g in (0, 0, 1, 7, 4095, 4096, 2**20, 2**24 + 3, 2**31 - 1) if g <= max_gap])
+    gaps = draw(st.lists(steps, min_size=n, max_size=n))
+    start = draw(st.sampled_from([0, 2**24 - 5, 2**32 + 1, 58_000_000_000]))
+    xs = draw(st.lists(st.integers(0, 1279), min_size=n, max_size=n))
+    ys = draw(st.lists(st.integers(0, 719), min_size=n, max_size=n))
+    ps = draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
+    return make_events(xs, ys, ps, start + np.cumsum(np.asarray(gaps, dtype=np.int64)))
+
+
+@pytest.mark.parametrize("name", ["a.dat", "a.raw", "b.raw", "c.raw", "a.npz"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ev=event_arrays())
+def test_write_read_round_trip(tmp_path, name, ev):
+    fmt = {"b.raw": "evt2", "c.raw": "evt21"}.get(name)
+    write_events(tmp_path / name, ev, 720, 1280, format=fmt)
+    np.testing.assert_array_equal(load_events(tmp_path / name), ev)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ev=event_arrays(max_gap=2**20))
+def test_hdf5_round_trip(tmp_path, ev):
+    """HDF5's ms_to_idx grows with the duration (one entry per ms), so gaps stay short here."""
+    write_events(tmp_path / "a.h5", ev, 720, 1280)
+    np.testing.assert_array_equal(load_events(tmp_path / "a.h5"), ev)

@@ -22,6 +22,7 @@ from evflow.io.writer import EventWriter
 FORMAT_NAME = "evflow-events"
 FORMAT_VERSION = 1
 FIELDS = {"x": "<u2", "y": "<u2", "p": "u1", "t": "<i8"}
+MS_BLOCK = 1 << 20  # ms_to_idx entries computed at a time
 
 
 def _h5():
@@ -145,7 +146,15 @@ class Hdf5Writer(EventWriter):
                 compression_opts=1,
                 shuffle=True,
             )
-        self._ms = self._f.create_dataset("ms_to_idx", shape=(0,), maxshape=(None,), dtype="<u8", chunks=(1 << 14,))
+        self._ms = self._f.create_dataset(
+            "ms_to_idx",
+            shape=(0,),
+            maxshape=(None,),
+            dtype="<u8",
+            chunks=(1 << 16,),
+            compression="gzip",
+            compression_opts=1,
+        )
         self._t_offset = None
 
     def _write(self, events: np.ndarray) -> None:
@@ -158,8 +167,10 @@ class Hdf5Writer(EventWriter):
             ds.resize((n0 + len(events),))
             ds[n0:] = rel if k == "t" else events[k]
         # boundaries k*1000 <= last relative time are final: no later event can precede them
-        k = np.arange(len(self._ms), int(rel[-1]) // 1000 + 1, dtype=np.int64)
-        self._append_ms(n0 + np.searchsorted(rel, k * 1000, side="left"))
+        last_k = int(rel[-1]) // 1000
+        for k0 in range(len(self._ms), last_k + 1, MS_BLOCK):  # blocks: long silent gaps stay bounded in memory
+            k = np.arange(k0, min(k0 + MS_BLOCK, last_k + 1), dtype=np.int64)
+            self._append_ms(n0 + np.searchsorted(rel, k * 1000, side="left"))
 
     def _append_ms(self, values: np.ndarray) -> None:
         m = len(self._ms)
