@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from evflow.errors import ConfigError
 from evflow.synth.motion import (
     CameraMotion,
     LayerClock,
@@ -48,6 +49,12 @@ def test_speed_profile_integral_and_inverse():
     np.testing.assert_allclose(prof.travelled_at([0, 500, 1000, 2000, 3000]), [0, 0.000125, 0.0005, 0.0015, 0.002])
     t = np.array([100.0, 900.0, 1500.0, 2600.0])
     np.testing.assert_allclose(prof.times_at(prof.travelled_at(t)), t, atol=1e-6)
+
+
+def test_speed_profile_rejects_bad_grid():
+    for t, u in (([0], [1.0]), ([0, 0], [1.0, 1.0]), ([0, 10], [1.0])):
+        with pytest.raises(ConfigError, match="speed profile"):
+            SpeedProfile.from_values(t, u)
 
 
 def test_random_profile_has_exact_pauses():

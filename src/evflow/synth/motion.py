@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evflow.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class SmoothSignal:
@@ -64,8 +66,14 @@ class SpeedProfile:
 
     @classmethod
     def from_values(cls, t_grid, u):
-        """Build a profile from grid times (µs) and speeds."""
+        """Build a profile from grid times (µs, strictly increasing, at least 2) and speeds (clipped to [0, 1]).
+
+        Raises:
+            ConfigError: bad grid.
+        """
         t_grid, u = np.asarray(t_grid, np.int64), np.clip(np.asarray(u, np.float64), 0, 1)
+        if t_grid.ndim != 1 or len(t_grid) < 2 or u.shape != t_grid.shape or np.any(np.diff(t_grid) <= 0):
+            raise ConfigError(f"speed profile needs >= 2 increasing times and as many speeds, got {t_grid}, {u}")
         steps = 0.5 * (u[1:] + u[:-1]) * np.diff(t_grid) * 1e-6
         return cls(t_grid, u, np.concatenate([[0.0], np.cumsum(steps)]))
 
