@@ -89,4 +89,8 @@ def test_streaming_writer_aborts_on_error(tmp_path):
             w.append(np.full((2, 3, 4), i, np.float32))
         with pytest.raises(ShapeError):
             w.append(np.zeros((3, 3, 4)))
-    assert read_tensor_file(out).data[:, 0, 0, 0].tolist() == [0, 1, 2]
+        w.append_zeros(1000)  # unallocated chunks: no space
+        w.append(np.ones((2, 3, 4), np.float32))
+    tf = read_tensor_file(out)
+    assert tf.data.shape == (1004, 2, 3, 4) and tf.data[:, 0, 0, 0].tolist() == [0, 1, 2] + [0] * 1000 + [1]
+    assert out.stat().st_size < 20_000

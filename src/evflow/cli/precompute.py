@@ -172,8 +172,11 @@ def process_file(task: Task, progress=None) -> tuple[list[str], int]:
                 writer = TensorFileWriter(name, task.preprocess, task.delta_t, shape, h0, w0, proc.dtype,
                                           proc.preprocess_kwargs, store_as_uint8=task.store_as_uint8)  # fmt: skip
                 part_open = part
-            tensor = proc(events, delta_t=task.delta_t, start_ts=row * task.delta_t, out=buf)[0]
-            writer.append(tensor if target is None else _resize(tensor, target))
+            if len(events) == 0:
+                writer.append_zeros(1)  # an unallocated chunk: no compression, no space
+            else:
+                tensor = proc(events, delta_t=task.delta_t, start_ts=row * task.delta_t, out=buf)[0]
+                writer.append(tensor if target is None else _resize(tensor, target))
             n_rows += 1
             if progress is not None:
                 progress.update(1)

@@ -5,8 +5,10 @@ maxshape ``(None, C, H, W)``. Attributes of ``data``: ``events_to_tensor`` (byte
 ``delta_t`` (uint32 µs), ``event_input_height``/``event_input_width`` (sensor size), ``shape`` ``(C, H, W)``,
 ``mode`` (``"delta_t"``/``"n_events"``), ``n_events``, one attribute per preprocessing kwarg, optional
 ``store_as_uint8`` (values stored as ``round(255 * x)``), and evflow's ``format_version``.
-Writers write to a temporary name and rename when complete; readers accept files of other tools with
-the same layout (missing ``format_version``/sensor size are tolerated).
+Writers write to a temporary name and rename when complete; all-zero rows (e.g. the slices before a
+recording's first event, since rows count from time 0) are left unallocated and read back as 0, so they
+cost no space. Readers accept files of other tools with the same layout (missing ``format_version`` or
+sensor size are tolerated).
 """
 
 from __future__ import annotations
@@ -106,24 +108,36 @@ class TensorFileWriter:
                 raise ShapeError(f"{self.path}: store_as_uint8 needs data in [0, 1], got [{rows.min()}, {rows.max()}]")
             rows = np.round(rows * 255.0)
         for row in rows:
+            if not row.any():  # all-zero row: no chunk is stored, HDF5 reads it back as the fill value 0
+                self._pending.append((None, None))
+                continue
             buf = self._free.pop() if self._free else np.empty(self.shape, self.dtype)
             np.copyto(buf, row, casting="unsafe")  # the caller may reuse ``rows`` right after append
             self._pending.append((self._pool.submit(zlib.compress, buf, self._level), buf))
             self._drain(2 * self._threads)
 
+    def append_zeros(self, n: int = 1) -> None:
+        """Append ``n`` all-zero rows (unallocated chunks: no compression, no space)."""
+        self._pending.extend([(None, None)] * int(n))
+        self._drain(2 * self._threads)
+
     def _drain(self, keep: int) -> None:
         """Write finished chunks in order until at most ``keep`` are in flight."""
-        while self._pending and (len(self._pending) > keep or self._pending[0][0].done()):
+        while self._pending and (
+            len(self._pending) > keep or self._pending[0][0] is None or self._pending[0][0].done()
+        ):
             future, buf = self._pending.popleft()
-            self._dset.resize(self.num_rows + 1, axis=0)
-            self._dset.id.write_direct_chunk((self.num_rows, 0, 0, 0), future.result())
-            self._free.append(buf)
+            if future is not None:  # zero rows only advance the count; the extent grows before real chunks
+                self._dset.resize(self.num_rows + 1, axis=0)
+                self._dset.id.write_direct_chunk((self.num_rows, 0, 0, 0), future.result())
+                self._free.append(buf)
             self.num_rows += 1
 
     def close(self) -> Path:
         """Finish the file and move it to its final path."""
         try:
             self._drain(0)
+            self._dset.resize(self.num_rows, axis=0)
         finally:
             self._pool.shutdown()
             self._file.close()
