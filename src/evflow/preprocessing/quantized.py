@@ -23,14 +23,15 @@ from evflow.preprocessing._common import OK, check_output, check_total, event_fi
 
 
 @njit(cache=True)
-def _count_kernel(x, y, p, t, t0, counts, total, ds, drop, signed):
+def _count_kernel(ev, t0, counts, total, ds, drop, signed):
     n_tbins, _, height, width = counts.shape
     dropped = 0
-    for i in range(t.shape[0]):
-        xi = np.int64(x[i]) >> ds
-        yi = np.int64(y[i]) >> ds
-        pi = np.int64(p[i])
-        ti = np.int64(t[i]) - t0
+    for i in range(ev.shape[0]):
+        e = ev[i]
+        xi = np.int64(e.x) >> ds
+        yi = np.int64(e.y) >> ds
+        pi = np.int64(e.p)
+        ti = np.int64(e.t) - t0
         if event_is_bad(xi, yi, pi, ti, height, width, total):
             if drop:
                 dropped += 1
@@ -47,8 +48,8 @@ def _count_kernel(x, y, p, t, t0, counts, total, ds, drop, signed):
 def _counts(name, events, output, total_tbins_delta_t, ds, start_ts, drop, signed):
     total = check_total(total_tbins_delta_t)
     counts = np.zeros(output.shape, np.int32)
-    x, y, p, t = event_fields(events)
-    bad, _ = _count_kernel(x, y, p, t, int(start_ts), counts, total, int(ds), bool(drop), signed)
+    event_fields(events)  # checks the field names
+    bad, _ = _count_kernel(events, int(start_ts), counts, total, int(ds), bool(drop), signed)
     if bad != OK:
         raise_bad_event(events, bad, output.shape, total, start_ts, ds, name)
     if ds:

@@ -19,17 +19,18 @@ from evflow.preprocessing._common import OK, check_output, check_total, event_fi
 
 
 @njit(cache=True)
-def _timesurface_kernel(x, y, p, t, t0, out, total, ds, drop, normed):
+def _timesurface_kernel(ev, t0, out, total, ds, drop, normed):
     n_tbins, n_ch, height, width = out.shape
     n_micro = n_ch // 2
     n = n_tbins * n_micro
     dt = total / n
     dropped = 0
-    for i in range(t.shape[0]):
-        xi = np.int64(x[i]) >> ds
-        yi = np.int64(y[i]) >> ds
-        pi = np.int64(p[i])
-        ti = np.int64(t[i]) - t0
+    for i in range(ev.shape[0]):
+        e = ev[i]
+        xi = np.int64(e.x) >> ds
+        yi = np.int64(e.y) >> ds
+        pi = np.int64(e.p)
+        ti = np.int64(e.t) - t0
         if event_is_bad(xi, yi, pi, ti, height, width, total):
             if drop:
                 dropped += 1
@@ -49,8 +50,8 @@ def _run(name, events, output, total_tbins_delta_t, ds, reset, normed, start_ts,
     total = check_total(total_tbins_delta_t)
     if reset:
         output.fill(0)
-    x, y, p, t = event_fields(events)
-    bad, _ = _timesurface_kernel(x, y, p, t, int(start_ts), output, total, int(ds), bool(drop), bool(normed))
+    event_fields(events)  # checks the field names
+    bad, _ = _timesurface_kernel(events, int(start_ts), output, total, int(ds), bool(drop), bool(normed))
     if bad != OK:
         raise_bad_event(events, bad, output.shape, total, start_ts, ds, name)
     return output
