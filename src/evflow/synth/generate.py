@@ -95,7 +95,9 @@ def generate_dataset(
     manifest = {"seed": seed, "counts": counts, "config": dataclasses.asdict(config), "precompute": precompute}
     (output_dir / "synth.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     jobs = [
-        (output_dir, split, i, config, seed, precompute) for split in ("train", "val") for i in range(counts[split])
+        (output_dir, split, i, config, seed, precompute)
+        for split in ("train", "val")
+        for i in range(counts.get(split, 0))
     ]
     bar = tqdm(total=len(jobs), desc="evflow synth", unit="seq", disable=not progress)
     if workers == 1:
