@@ -91,6 +91,8 @@ def generate_dataset(
         _precomputer(precompute, config)  # validate the name before any work
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
+    if set(counts) - {"train", "val"}:
+        raise ConfigError(f"unknown split(s) {sorted(set(counts) - {'train', 'val'})}; valid: ['train', 'val']")
     output_dir.mkdir(parents=True, exist_ok=True)
     manifest = {"seed": seed, "counts": counts, "config": dataclasses.asdict(config), "precompute": precompute}
     (output_dir / "synth.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
