@@ -130,7 +130,7 @@ class DatSource(EventSource):
         }
 
     def chunks(self, start_ts: int | None = None) -> Iterator[np.ndarray]:
-        """Yield decoded chunks of about 512 k events (see :meth:`EventSource.chunks`)."""
+        """Yield decoded chunks of ``CHUNK_BYTES // 8`` events (see :meth:`EventSource.chunks`)."""
         return skip_before(self._decode_chunks(), start_ts)
 
     def _decode_chunks(self) -> Iterator[np.ndarray]:

@@ -32,7 +32,7 @@ from evflow.io.writer import EventWriter
 WORD_BYTES = {"evt2": 4, "evt21": 8, "evt3": 2}
 WRAP_US = {"evt2": evt2.TH_WRAP_US, "evt21": evt2.TH_WRAP_US, "evt3": evt3.TH_WRAP_US}
 HEADER_NAMES = {"evt2": ("2.0", "EVT2"), "evt21": ("2.1", "EVT21"), "evt3": ("3.0", "EVT3")}
-OUT_EVENTS = 1 << 20
+OUT_EVENTS = 1 << 17
 
 
 class RawSource(EventSource):
@@ -65,7 +65,7 @@ class RawSource(EventSource):
         }
 
     def chunks(self, start_ts: int | None = None) -> Iterator[np.ndarray]:
-        """Yield decoded chunks of at most 1 M events (see :meth:`EventSource.chunks`)."""
+        """Yield decoded chunks of at most ``OUT_EVENTS`` events (see :meth:`EventSource.chunks`)."""
         return skip_before(self._decode_chunks(), start_ts)
 
     def _decode_chunks(self) -> Iterator[np.ndarray]:
