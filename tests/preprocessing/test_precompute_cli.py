@@ -86,3 +86,18 @@ def test_iter_rows_regroups_any_chunking():
     chunked = [(r, e["t"].tolist()) for r, e in iter_rows(np.array_split(ev, 7), DT)]
     assert whole == chunked and [r for r, _ in whole] == [0, 1, 2, 3, 4]
     assert sum(len(t) for _, t in whole) == 500 and whole[0][1] == []
+
+
+def test_out_of_sensor_events_fail_cleanly_or_are_dropped(tmp_path, capsys):
+    ev = recording(3, duration=25000, n=200)
+    ev["x"][50] = W + 3  # beyond the sensor size given on the command line
+    path = tmp_path / "bad.npy"
+    np.save(path, ev)  # no geometry in the file
+    args = ["precompute", str(path), "-o", str(tmp_path / "o"), "--delta-t", str(DT), "--no-progress"]
+    assert main(args) == 1
+    assert "--sensor-size" in capsys.readouterr().err
+    args += ["--sensor-size", str(H), str(W)]
+    assert main(args) == 1
+    assert "event 50" in capsys.readouterr().err and not list((tmp_path / "o").glob("*"))
+    assert main(args + ["--drop-out-of-range"]) == 0
+    assert read_tensor_file(tmp_path / "o" / "bad.h5").data.shape == (3, 6, H, W)

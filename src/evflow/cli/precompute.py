@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--max-duration-ms", type=int, default=None, help="split each recording into files of this duration")
     a("--max-incr-per-pixel", type=float, default=None, help="override the preprocessing's max_incr_per_pixel")
     a("--store-as-uint8", action="store_true", help="store round(255 * x) as uint8 (features in [0, 1] only)")
+    a("--drop-out-of-range", action="store_true", help="drop events outside the sensor instead of failing")
     a("-j", "--jobs", type=int, default=1, help="files processed in parallel")
     a("--overwrite", action="store_true", help="recompute outputs that already exist")
     a("--no-progress", action="store_true", help="hide the progress bar")
@@ -53,6 +54,7 @@ class Task:
     sensor_size: tuple | None
     rows_per_file: int | None
     store_as_uint8: bool
+    drop_out_of_range: bool = False
 
 
 def _is_event_file(path: Path) -> bool:
@@ -158,7 +160,7 @@ def process_file(task: Task, progress=None) -> tuple[list[str], int]:
     if not sensor:
         raise ConfigError(f"{task.src}: the file does not state its sensor size; pass --sensor-size H W")
     ds, (h0, w0), target = _plan_size(sensor, task.height_width)
-    proc = CDProcessor(h0, w0, 1, task.preprocess, ds, dict(task.kwargs))
+    proc = CDProcessor(h0, w0, 1, task.preprocess, ds, dict(task.kwargs), drop_out_of_range=task.drop_out_of_range)
     shape = proc.shape[1:] if target is None else (proc.shape[1], *target)
     written, writer, part_open, n_rows = [], None, None, 0
     buf = proc.get_empty_array()  # reused for every row (the writer copies rows on append)
@@ -218,7 +220,7 @@ def _tasks(args) -> list[Task]:
     if done and not args.overwrite:
         print(f"skipping {len(done)} recording(s) already precomputed (use --overwrite)")
         pairs = [p for p in pairs if p not in done]
-    return [Task(str(src), str(dst), *common) for src, dst in pairs]
+    return [Task(str(src), str(dst), *common, args.drop_out_of_range) for src, dst in pairs]
 
 
 def _exists(stem: Path, rows) -> bool:
