@@ -90,6 +90,8 @@ def test_tensor_file_made_otherwise_is_refused(setup, tmp_path, preprocessing, d
     engine = FlowInference.from_checkpoint(ckpt)
     with pytest.raises(ConfigError, match="preprocessing|delta_t"):
         engine.open(path)
+    with pytest.raises(ConfigError, match="preprocessing|delta_t"):
+        engine.open(path, delta_t=delta_t)  # --delta-t cannot make the model accept other tensors
     assert _infer(ckpt, path, "-s", tmp_path / "f.h5") == 1
     assert "t.h5" in capsys.readouterr().err and not (tmp_path / "f.h5").exists()
 

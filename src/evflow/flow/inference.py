@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from evflow.errors import ConfigError
-from evflow.flow.inference_sources import Window, open_windows
+from evflow.flow.inference_sources import TensorWindows, Window, open_windows
 
 
 @dataclass
@@ -94,13 +94,18 @@ class FlowInference:
         """Windows of ``path`` for this model (event file or HDF5 tensor file; see :func:`open_windows`).
 
         Args:
-            delta_t: window length (µs); default the checkpoint's. Tensor files must match the checkpoint's.
+            delta_t: window length (µs) of event files; default the checkpoint's. Tensor files must have the
+                checkpoint's.
         """
         if delta_t is not None and int(delta_t) <= 0:
             raise ConfigError(f"--delta-t must be positive, got {delta_t}")
         dt = self.delta_t if delta_t is None else int(delta_t)
-        return open_windows(path, self.preprocess, self.preprocess_kwargs, dt, self.in_channels, start_ts,
-                            max_duration, height_width)  # fmt: skip
+        windows = open_windows(path, self.preprocess, self.preprocess_kwargs, dt, self.in_channels, start_ts,
+                               max_duration, height_width)  # fmt: skip
+        if isinstance(windows, TensorWindows) and windows.delta_t != self.delta_t:
+            windows.reader.close()
+            raise ConfigError(f"{path}: tensors have delta_t={dt} µs, the model was trained with {self.delta_t} µs")
+        return windows
 
     def reset(self) -> None:
         """Forget the recurrent state (start of a new recording)."""
