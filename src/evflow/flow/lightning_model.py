@@ -140,7 +140,7 @@ class FlowModel(pl.LightningModule):
             return
         if mode == "test":
             self.test_accumulator.add(rows)
-        for key in ("aee", "outliers_pct", "aae_deg"):
+        for key in ("aee", "outliers_pct", "aae_deg", "aee_zero"):
             values = [r[key] for r in rows if r[key] == r[key]]
             if values:
                 mean = torch.tensor(sum(values) / len(values), device=flow.device)
