@@ -121,3 +121,26 @@ def test_odd_sizes_are_padded(setup, tmp_path):
     engine = FlowInference.from_checkpoint(ckpt)
     results = list(engine.run(engine.open(dat, height_width=(15, 21), max_duration=30000)))
     assert len(results) == 3 and results[0].flow.shape == (2, 15, 21)
+
+
+def test_frames_of_a_known_flow():
+    from evflow.flow.inference import FlowResult
+    from evflow.flow.inference_render import FrameRenderer
+    from evflow.flow.inference_sources import Window
+    from evflow.io import make_events
+
+    tensor = np.zeros((6, 64, 96), np.float32)
+    tensor[:, 8:56, 8:88] = 1.0  # events everywhere except a border
+    flow = np.zeros((2, 64, 96), np.float32)
+    flow[0] = 6.0  # 6 px to the right: red arrows / red colour-wheel hue
+    ev = make_events(np.arange(10), np.full(10, 20), np.ones(10), np.arange(10) * 1000)
+    result = FlowResult(Window(0, DT, tensor, ev, (64, 96)), flow)
+    arrows = FrameRenderer("arrows", "event_cube")(result)
+    red = (arrows[..., 0] > 200) & (arrows[..., 1] < 80) & (arrows[..., 2] < 80)
+    assert arrows.shape == (64, 96, 3) and red[8:56, 8:88].sum() > 50 and not red[:6].any()
+    dense = FrameRenderer("dense", "event_cube", max_flow=6.0)(result)
+    assert dense.shape == (64, 96, 3) and dense[40, 40, 0] > 150 and dense[40, 40, 2] < 100
+    sharp = FrameRenderer("sharp", "event_cube")(result)
+    assert sharp.shape == (64, 192, 3)
+    with pytest.raises(ConfigError, match="--mode"):
+        FrameRenderer("wheel", "event_cube")
