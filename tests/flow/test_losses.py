@@ -12,6 +12,15 @@ T, H, W, D = 4, 32, 32, 3
 SELF_SUPERVISED = ["data", "time_consistency", "bw_deblur"]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread_torch():
+    """One intra-op thread: CI runs 2 pytest workers on 2 cores (more threads oversubscribe and stall)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def textured_cube(u=U, v=V, t=T, n_blobs=40, sigma=2.5, seed=0):
     """Event-cube-like input (T, 1, 2D, H, W): Gaussian blobs (one set per polarity) at time t + (d + 0.5) / D."""
     g = torch.Generator().manual_seed(seed)

@@ -11,6 +11,15 @@ ARCHS = ["eminet", "eminet_non_sep", "midinet", "midinet2"]
 H, W = 16, 24
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread_torch():
+    """One intra-op thread: CI runs 2 pytest workers on 2 cores (more threads oversubscribe and stall)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def make(name, cell="lstm", seed=0, **kw):
     torch.manual_seed(seed)
     net = FlowNetwork((2, 6, H, W), None, name, rnn_cell=cell, **kw).eval()

@@ -12,6 +12,15 @@ ort = pytest.importorskip("onnxruntime")
 H, W = 16, 24
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread_torch():
+    """One intra-op thread: CI runs 2 pytest workers on 2 cores (more threads oversubscribe and stall)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("name,cell", [("eminet", "lstm")])
 def test_onnx_streaming_matches_eager_and_zero_state_is_reset(tmp_path, name, cell):
     torch.manual_seed(0)

@@ -6,10 +6,12 @@
 * :mod:`~evflow.core.rnn` -- ``ConvLSTMCell``, ``ConvGRUCell``, ``ConvRNN`` with buffer state.
 * :mod:`~evflow.core.unet` -- ``UnetRegressor``, ``RegressorHead``.
 * :mod:`~evflow.core.pyramid` -- ``Pyramid``.
+* :mod:`~evflow.core.explicit_state` -- ``ExplicitState``: recurrent state as explicit inputs/outputs (ONNX).
 * :mod:`~evflow.core.warp` -- flow normalisation, warps, ``Warping`` heads, ``compute_iwe``.
 * :mod:`~evflow.core.charbonnier`, :mod:`~evflow.core.smoothness` -- loss primitives.
 """
 
+from .explicit_state import ExplicitState, recurrent_cells
 from .layers import ConvLayer, DepthWiseSeparableConv2d
 from .pyramid import Pyramid
 from .rnn import ConvGRUCell, ConvLSTMCell, ConvRNN
@@ -34,6 +36,7 @@ __all__ = [
     "ConvLayer",
     "ConvRNN",
     "DepthWiseSeparableConv2d",
+    "ExplicitState",
     "PreActBlock",
     "Pyramid",
     "RegressorHead",
@@ -45,6 +48,7 @@ __all__ = [
     "compute_iwe",
     "make_grid2d",
     "normalize_flow",
+    "recurrent_cells",
     "seq_interpolate",
     "time_to_batch",
     "warp_backward_using_forward_flow",
