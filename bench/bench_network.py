@@ -5,7 +5,8 @@ Usage::
     .venv/bin/python bench/bench_network.py [--threads 2] [--sizes 240x320 480x640] [--frames 20] [--quick] [--bf16]
 
 Prints one table: frames/s (from the median per-frame time; "best" from the fastest frame, closer to
-what an idle machine gives) of eager fp32, channels_last, torch.compile and ONNX Runtime (both with the
+what an idle machine gives; "f/cpu-s": frames per CPU-second of all threads, which contention
+inflates less) of eager fp32, channels_last, torch.compile and ONNX Runtime (both with the
 recurrent state as explicit inputs/outputs) and bf16 autocast, each with the max abs difference of the
 full-resolution flow against eager fp32 after the same frames; then training samples/s (forward + FlowLoss
 + backward + Adam) at 240x320, T=4, B=4.
@@ -33,17 +34,19 @@ def frames(n: int, h: int, w: int) -> list[torch.Tensor]:
     return [(torch.rand(1, 1, 6, h, w, generator=g) > 0.9).float() * 0.2 for _ in range(n)]
 
 
-def run_stream(step, inputs: list[torch.Tensor], warmup: int = 3) -> tuple[float, float, torch.Tensor]:
-    """Median and best per-frame frames/s over ``inputs`` (after ``warmup`` frames), and the last flow."""
+def run_stream(step, inputs: list[torch.Tensor], warmup: int = 3) -> tuple[float, float, float, torch.Tensor]:
+    """Median and best per-frame frames/s, frames per CPU-second (all threads) and the last flow."""
     times = []
     with torch.inference_mode():
         for x in inputs[:warmup]:
             step(x)
+        cpu0 = time.process_time()
         for x in inputs[warmup:]:
             t0 = time.perf_counter()
             out = step(x)
             times.append(time.perf_counter() - t0)
-    return 1.0 / statistics.median(times), 1.0 / min(times), out.float()
+        cpu = time.process_time() - cpu0
+    return 1.0 / statistics.median(times), 1.0 / min(times), len(times) / cpu, out.float()
 
 
 def fresh_net(h: int, w: int) -> FlowNetwork:
@@ -77,15 +80,15 @@ def onnx_stepper(net: FlowNetwork, h: int, w: int, threads: int):
 def inference_rows(h: int, w: int, n: int, threads: int, quick: bool, with_bf16: bool) -> list[tuple]:
     inputs = frames(n, h, w)
     net = fresh_net(h, w)
-    fps, best, ref = run_stream(lambda x: net(x)[-1], inputs)
-    rows = [(f"{h}x{w}", "eager fp32", fps, best, 0.0)]
+    fps, best, per_cpu, ref = run_stream(lambda x: net(x)[-1], inputs)
+    rows = [(f"{h}x{w}", "eager fp32", fps, best, per_cpu, 0.0)]
 
     def add(name, make_step):
         try:
-            fps, best, out = run_stream(make_step(), inputs)
-            rows.append((f"{h}x{w}", name, fps, best, (out - ref).abs().max().item()))
+            fps, best, per_cpu, out = run_stream(make_step(), inputs)
+            rows.append((f"{h}x{w}", name, fps, best, per_cpu, (out - ref).abs().max().item()))
         except Exception as exc:  # a backend missing on this machine must not hide the other rows
-            rows.append((f"{h}x{w}", f"{name} (failed: {type(exc).__name__})", *[float("nan")] * 3))
+            rows.append((f"{h}x{w}", f"{name} (failed: {type(exc).__name__})", *[float("nan")] * 4))
 
     def channels_last():
         cl = fresh_net(h, w).to(memory_format=torch.channels_last)
@@ -156,11 +159,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"eminet base 16, CPU, torch {torch.__version__}, {args.threads} threads, batch 1 streaming (state carried)")
-    print(f"{'size':<16} {'path':<38} {'frames/s':>9} {'best':>9} {'max|diff|':>10}", flush=True)
+    print(f"{'size':<16} {'path':<38} {'frames/s':>9} {'best':>9} {'f/cpu-s':>8} {'max|diff|':>10}", flush=True)
     for size in args.sizes:
         h, w = (int(v) for v in size.split("x"))
         for row in inference_rows(h, w, args.frames, args.threads, args.quick, args.bf16):
-            print(f"{row[0]:<16} {row[1]:<38} {row[2]:>9.2f} {row[3]:>9.2f} {row[4]:>10.2e}", flush=True)
+            print(f"{row[0]:<16} {row[1]:<38} {row[2]:>9.2f} {row[3]:>9.2f} {row[4]:>8.2f} {row[5]:>10.2e}", flush=True)
     size, name, sps, per_step = training_row(240, 320, args.train_steps)
     print(f"{size:<16} {name:<38} {sps:>9.2f} samples/s ({per_step:.2f} s/step)")
 
