@@ -21,6 +21,7 @@ SCRIPT = textwrap.dedent(
     class Dump(pl.Callback):
         def on_train_end(self, trainer, pl_module):
             vec = torch.cat([p.detach().flatten() for p in pl_module.parameters()])
+            assert trainer.strategy.model.parameters_to_ignore, "recurrent state would be broadcast"
             paths = [(i[0].path, i[1]) for b in trainer.train_dataloader for i in b["video_infos"]]
             torch.save({"params": vec, "steps": trainer.global_step, "paths": paths},
                        f"{sys.argv[1]}/rank{trainer.global_rank}.pt")

@@ -72,6 +72,8 @@ class FlowModel(pl.LightningModule):
         self.network = FlowNetwork(hp.array_dim, hp.loss_weights, hp.feature_extractor_name, **hp.network_kwargs)
         self.criterion = FlowLoss(hp.loss_weights, self.network.get_warping_head())
         self.test_accumulator = FlowMetricAccumulator()
+        # DDP must not broadcast rank 0's recurrent state (and warping grids) to the other ranks every forward
+        self._ddp_params_and_buffers_to_ignore = self.network.state_buffer_names("network.")
 
     def set_defaults(self) -> None:
         """Fill hyper-parameters missing from old checkpoints and derived keys (``num_tbins``, ``cin``...)."""
