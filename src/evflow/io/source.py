@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,7 +78,7 @@ class BufferPool:
         return buf
 
 
-class EventSource:
+class EventSource(ABC):
     """Base class of the readers: a file with a format name, a sensor size and a stream of chunks.
 
     Attributes:
@@ -93,6 +94,7 @@ class EventSource:
         self.height: int | None = None
         self.width: int | None = None
 
+    @abstractmethod
     def chunks(self, start_ts: int | None = None) -> Iterator[np.ndarray]:
         """Yield the file's events in file order as :data:`EVENT_DTYPE` chunks with non-decreasing ``t``.
 
@@ -104,7 +106,6 @@ class EventSource:
             Arrays of at most a few million events. They may be views of a reused buffer that is only
             overwritten once no other reference to it remains.
         """
-        raise NotImplementedError
 
     def read_all(self) -> np.ndarray:
         """Return every event of the file as one array (fresh memory)."""

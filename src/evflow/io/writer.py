@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from evflow.errors import EventValueError
 from evflow.io.events import validate_events
 
 
-class EventWriter:
+class EventWriter(ABC):
     """Streaming, atomic event-file writer (subclasses implement ``_open``, ``_write``, ``_finish``).
 
     Args:
@@ -126,14 +127,17 @@ class EventWriter:
         return False
 
     # hooks
+    @abstractmethod
     def _open(self) -> None:
-        raise NotImplementedError
+        """Create the temporary file and write the header."""
 
+    @abstractmethod
     def _write(self, events: np.ndarray) -> None:
-        raise NotImplementedError
+        """Encode and append one validated, time-sorted chunk."""
 
+    @abstractmethod
     def _finish(self) -> None:
-        raise NotImplementedError
+        """Flush the encoder state and close the temporary file."""
 
-    def _abort(self) -> None:
+    def _abort(self) -> None:  # noqa: B027 - optional hook, most writers have nothing to release
         """Release resources without finishing (default: nothing)."""
