@@ -92,3 +92,41 @@ def load_flow_model(path: str | os.PathLike, map_location="cpu"):
         except (ConfigError, RuntimeError) as exc:
             errors.append(f"base {base}: {exc}")
     raise ConfigError(f"{path}: weights fit no default architecture ({'; '.join(errors)[:300]})")
+
+
+def release_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, **provenance) -> dict:
+    """Write a slim copy of a training checkpoint for shipping: weights and metadata, no optimizer state.
+
+    The copy keeps ``state_dict`` (network weights only), ``hyper_parameters``, the ``evflow`` block and the
+    epoch/step counters, and adds ``provenance`` (e.g. the training command and measured metrics) under
+    ``evflow["provenance"]``. It loads with :func:`load_flow_model` like the original. Written atomically.
+
+    Args:
+        src: checkpoint written by ``evflow train``.
+        dst: output path.
+        **provenance: JSON-serialisable facts stored with the model.
+
+    Returns:
+        The ``evflow`` block written.
+    """
+    ckpt = torch.load(os.fspath(src), map_location="cpu", weights_only=False)
+    if "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
+        raise ConfigError(f"{src}: not a checkpoint written by evflow train")
+    meta = dict(ckpt.get("evflow") or checkpoint_metadata(ckpt["hyper_parameters"]))
+    meta["provenance"] = dict(provenance)
+    slim = {
+        "epoch": ckpt.get("epoch"),
+        "global_step": ckpt.get("global_step"),
+        "pytorch-lightning_version": ckpt.get("pytorch-lightning_version"),
+        "state_dict": {k: v for k, v in ckpt["state_dict"].items() if k.startswith("network.")},
+        "hyper_parameters": ckpt["hyper_parameters"],
+        "evflow": meta,
+    }
+    tmp = f"{os.fspath(dst)}.tmp{os.getpid()}"
+    try:
+        torch.save(slim, tmp)
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return meta
