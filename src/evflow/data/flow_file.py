@@ -98,7 +98,13 @@ def write_flow_file(
             h, w = flow.shape[2:]
             chunks = (1, 2, h, w) if len(flow) else None
             dset = f.create_dataset(
-                "flow", data=flow, chunks=chunks, maxshape=(None, 2, h, w), compression="gzip", compression_opts=4
+                "flow",
+                data=flow,
+                chunks=chunks,
+                maxshape=(None, 2, h, w),
+                compression="gzip",
+                compression_opts=1,
+                shuffle=True,
             )
             f.create_dataset("flow_start_ts", data=start_ts)
             f.create_dataset("flow_end_ts", data=end_ts)
