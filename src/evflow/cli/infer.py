@@ -96,7 +96,7 @@ class _Outputs:
             self._show(frame)
 
     def _open_flow(self, size):
-        from evflow.flow.flow_writer import FlowFileWriter
+        from evflow.data.flow_file import FlowFileWriter
 
         e = self.engine
         attrs = {"events_to_tensor": e.preprocess, "checkpoint_path": Path(str(e.checkpoint_path)).name,

@@ -60,6 +60,86 @@ def _check_flow_arrays(flow: np.ndarray, start_ts: np.ndarray, end_ts: np.ndarra
         raise ShapeError("flow contains NaN (use +inf to mark invalid pixels)")
 
 
+class FlowFileWriter:
+    """Append flow rows with their interval bounds to a ``*_flow.h5`` file (bounded memory, atomic).
+
+    ``evflow infer`` appends one row per window; :func:`write_flow_file` appends a whole array at once. The file
+    is written under a temporary name and renamed by :meth:`close`; :meth:`abort` (or an exception inside a
+    ``with`` block) removes the temporary file, so nothing half-written is left at ``path``.
+
+    Args:
+        path: output ``.h5`` path.
+        height, width: flow size.
+        delta_t: nominal interval (µs), stored as the ``delta_t`` attribute.
+        **attrs: extra attributes of ``flow`` (``events_to_tensor``, ``checkpoint_path``, ``input_file_name``...).
+    """
+
+    def __init__(self, path: str | os.PathLike, height: int, width: int, delta_t: int, **attrs):
+        import h5py
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}")
+        self.shape = (2, int(height), int(width))
+        self._file = h5py.File(self.tmp, "w")
+        self._flow = self._file.create_dataset(
+            "flow", (0, *self.shape), np.float32, chunks=(1, *self.shape), maxshape=(None, *self.shape),
+            compression="gzip", compression_opts=1, shuffle=True,
+        )  # fmt: skip
+        self._start = self._file.create_dataset("flow_start_ts", (0,), np.int64, maxshape=(None,), chunks=(4096,))
+        self._end = self._file.create_dataset("flow_end_ts", (0,), np.int64, maxshape=(None,), chunks=(4096,))
+        a = self._flow.attrs
+        a["event_input_height"], a["event_input_width"] = int(height), int(width)
+        a["delta_t"], a["format_version"] = int(delta_t), FLOW_FORMAT_VERSION
+        for key, value in attrs.items():
+            a[key] = value
+        self.count = 0
+
+    def append(self, flow: np.ndarray, start_ts: int, end_ts: int) -> None:
+        """Add one interval: ``flow`` ``(2, H, W)`` px over ``[start_ts, end_ts)``; NaN is stored as +inf (invalid)."""
+        if tuple(flow.shape) != self.shape:
+            raise ShapeError(f"{self.path}: flow row must be {self.shape}, got {tuple(flow.shape)}")
+        flow = np.nan_to_num(np.asarray(flow, dtype=np.float32), nan=np.inf)
+        self.append_rows(flow[None], np.array([start_ts]), np.array([end_ts]))
+
+    def append_rows(self, flow: np.ndarray, start_ts: np.ndarray, end_ts: np.ndarray) -> None:
+        """Add ``n`` intervals at once: ``flow`` ``(n, 2, H, W)`` float32, bounds ``(n,)`` int64 µs."""
+        if tuple(flow.shape[1:]) != self.shape:
+            raise ShapeError(f"{self.path}: flow rows must be (n, *{self.shape}), got {tuple(flow.shape)}")
+        if np.any(end_ts <= start_ts):
+            i = int(np.flatnonzero(end_ts <= start_ts)[0])
+            raise ShapeError(f"{self.path}: empty interval [{start_ts[i]}, {end_ts[i]})")
+        n, k = self.count, len(flow)
+        for dset in (self._flow, self._start, self._end):
+            dset.resize(n + k, axis=0)
+        self._flow[n : n + k] = flow
+        self._start[n : n + k], self._end[n : n + k] = start_ts, end_ts
+        self.count = n + k
+
+    def close(self) -> Path:
+        """Finish the file and move it to its final name."""
+        self._file.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        try:
+            self._file.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
+
+
 def write_flow_file(
     path: str | os.PathLike,
     flow: np.ndarray,
@@ -68,7 +148,7 @@ def write_flow_file(
     delta_t: int | None = None,
     **attrs,
 ) -> Path:
-    """Write a flow file atomically (temporary name, then rename).
+    """Write a whole flow array to a flow file atomically (temporary name, then rename).
 
     Args:
         path: output ``.h5`` path.
@@ -83,42 +163,15 @@ def write_flow_file(
     Raises:
         ShapeError: inconsistent shapes, empty intervals or NaN values.
     """
-    import h5py
-
     flow = np.asarray(flow, dtype=np.float32)
     start_ts = np.asarray(start_ts, dtype=np.int64)
     end_ts = np.asarray(end_ts, dtype=np.int64)
     _check_flow_arrays(flow, start_ts, end_ts)
     if delta_t is None:
         delta_t = int(np.median(end_ts - start_ts)) if len(start_ts) else 0
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            h, w = flow.shape[2:]
-            chunks = (1, 2, h, w) if len(flow) else None
-            dset = f.create_dataset(
-                "flow",
-                data=flow,
-                chunks=chunks,
-                maxshape=(None, 2, h, w),
-                compression="gzip",
-                compression_opts=1,
-                shuffle=True,
-            )
-            f.create_dataset("flow_start_ts", data=start_ts)
-            f.create_dataset("flow_end_ts", data=end_ts)
-            dset.attrs["event_input_height"] = int(h)
-            dset.attrs["event_input_width"] = int(w)
-            dset.attrs["delta_t"] = int(delta_t)
-            dset.attrs["format_version"] = FLOW_FORMAT_VERSION
-            for key, value in attrs.items():
-                dset.attrs[key] = value
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    with FlowFileWriter(path, flow.shape[2], flow.shape[3], delta_t, **attrs) as writer:
+        writer.append_rows(flow, start_ts, end_ts)
+    return Path(path)
 
 
 def read_flow_file(path: str | os.PathLike) -> FlowFile:
