@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from evflow import demo
 from evflow.data.flow_file import read_flow_file
-from evflow.flow.bundled import default_checkpoint_path
+from evflow.flow import bundled
 from infer_helpers import make_checkpoint
 
 
@@ -28,9 +26,10 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert {"zero", "dis", "cmax"} <= set(overall) and (tmp_path / "out" / "estimate.mp4").stat().st_size > 0
 
 
-@pytest.mark.skipif(default_checkpoint_path().is_file(), reason="the bundled model is shipped")
 def test_demo_without_a_model_says_so(tmp_path, monkeypatch, capsys):
+    """A build without the bundled model (or a deleted one) stops with a clear message."""
     monkeypatch.delenv("EVFLOW_DEMO_CKPT", raising=False)
+    monkeypatch.setattr(bundled, "default_checkpoint_path", lambda: tmp_path / "absent.ckpt")
     assert demo.main(["--output-dir", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "not shipped" in err and "EVFLOW_DEMO_CKPT" in err

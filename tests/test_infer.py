@@ -109,11 +109,15 @@ def test_missing_checkpoint_and_input_are_clear_errors(setup, tmp_path, capsys):
     assert "nope.ckpt: checkpoint not found" in capsys.readouterr().err
     assert _infer(ckpt, tmp_path / "nope.dat") == 1
     assert "nope.dat" in capsys.readouterr().err
-    from evflow.flow.bundled import default_checkpoint_path
 
-    if not default_checkpoint_path().is_file():
-        assert _infer("default", dat) == 1
-        assert "bundled flow model is not shipped" in capsys.readouterr().err
+
+def test_default_checkpoint_missing_is_a_clear_error(setup, tmp_path, monkeypatch, capsys):
+    from evflow.flow import bundled
+
+    _, _, dat, _ = setup
+    monkeypatch.setattr(bundled, "default_checkpoint_path", lambda: tmp_path / "absent.ckpt")
+    assert _infer("default", dat) == 1
+    assert "bundled flow model is not shipped" in capsys.readouterr().err
 
 
 def test_odd_sizes_are_padded(setup, tmp_path):
