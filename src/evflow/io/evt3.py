@@ -84,7 +84,16 @@ def decode_evt3(words, out, state, width, height):  # pragma: no cover - compile
         w = int(words[i])
         typ = w >> 12
         if typ == 0x0:
-            state[D_Y] = w & 0x7FF
+            y = w & 0x7FF
+            state[D_Y] = y
+            if i + 1 < nw and state[D_HAVE_TH]:
+                w2 = int(words[i + 1])
+                if w2 >> 12 == 0x2:  # ADDR_Y then ADDR_X, the usual pair: one event
+                    t = state[D_BASE] + (state[D_TH] << 12) + state[D_TL]
+                    if not _emit(out, n, w2 & 0x7FF, y, (w2 >> 11) & 1, t, state, i + 1, width, height):
+                        break
+                    n += 1
+                    i += 1
         elif typ == 0x2:
             if state[D_HAVE_TH]:
                 t = state[D_BASE] + (state[D_TH] << 12) + state[D_TL]
