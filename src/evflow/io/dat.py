@@ -22,12 +22,12 @@ import numpy as np
 from evflow.errors import EventFileError, EventValueError, TruncatedFileError, UnsupportedFormatError
 from evflow.io import dat_codec
 from evflow.io.events import EVENT_DTYPE
+from evflow.io.header_lines import iter_header_lines
 from evflow.io.source import CHUNK_BYTES, BufferPool, EventSource, skip_before
 from evflow.io.writer import EventWriter
 
 CD_TYPES = {0: "Event2d", 12: "EventCD"}
 RECORD = 8
-MAX_HEADER_LINE = 1 << 16
 
 
 @dataclass
@@ -55,20 +55,10 @@ def read_dat_header(path, f) -> DatHeader:
     """
     h = DatHeader()
     pos = 0
-    while True:
-        line = f.readline(MAX_HEADER_LINE)
-        if not line.startswith(b"% "):
-            break
-        if not line.endswith(b"\n"):
-            raise UnsupportedFormatError(path, "header line does not end (garbage header?)", offset=pos)
-        try:
-            text = line.decode("ascii").rstrip("\r\n")
-        except UnicodeDecodeError:
-            raise UnsupportedFormatError(path, "header line is not ASCII (garbage header?)", offset=pos) from None
+    for text, pos in iter_header_lines(path, f, b"% "):  # noqa: B007 - pos ends as the data offset
         h.lines.append(text)
         key, _, value = text[2:].partition(" ")
         h.fields[key.lower()] = value.strip()
-        pos += len(line)
     h.data_offset = pos
     if h.lines:
         f.seek(pos)

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 
 from evflow.errors import UnsupportedFormatError
+from evflow.io.header_lines import iter_header_lines
 
-MAX_LINE = 1 << 16
 EVT_VERSIONS = {"2.0": "evt2", "2.1": "evt21", "3.0": "evt3"}
 FORMAT_NAMES = {"EVT2": "evt2", "EVT21": "evt21", "EVT3": "evt3"}
 SENSOR_SIZES = {
@@ -50,18 +50,8 @@ def read_raw_header(path, f) -> RawHeader:
     """
     h = RawHeader()
     pos = 0
-    while True:
-        line = f.readline(MAX_LINE)
-        if not line.startswith(b"%"):
-            break
-        if not line.endswith(b"\n"):
-            raise UnsupportedFormatError(path, "header line does not end (garbage header?)", offset=pos)
-        try:
-            text = line.decode("ascii").rstrip("\r\n")
-        except UnicodeDecodeError:
-            raise UnsupportedFormatError(path, "header line is not ASCII (garbage header?)", offset=pos) from None
+    for text, pos in iter_header_lines(path, f, b"%"):  # noqa: B007 - pos ends as the data offset
         h.lines.append(text)
-        pos += len(line)
         key, _, value = text[1:].strip().partition(" ")
         if key == "end":
             break
