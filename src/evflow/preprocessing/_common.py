@@ -17,6 +17,12 @@ OK = -1
 
 
 @njit(cache=True, inline="always")
+def event_at(e, t0, ds):
+    """``(x, y, p, t)`` of event record ``e`` as int64: coordinates shifted by ``ds``, time relative to ``t0``."""
+    return np.int64(e.x) >> ds, np.int64(e.y) >> ds, np.int64(e.p), np.int64(e.t) - t0
+
+
+@njit(cache=True, inline="always")
 def event_is_bad(xi, yi, pi, ti, height, width, total):
     """Return True when a (downsampled) event lies outside the tensor or the time window."""
     return xi >= width or yi >= height or ti < 0 or ti >= total or (pi != 0 and pi != 1)

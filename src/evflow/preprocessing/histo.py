@@ -16,7 +16,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from evflow.preprocessing._common import OK, check_output, check_total, event_fields, event_is_bad, raise_bad_event
+from evflow.preprocessing._common import (
+    OK,
+    check_output,
+    check_total,
+    event_at,
+    event_fields,
+    event_is_bad,
+    raise_bad_event,
+)
 
 
 @njit(cache=True)
@@ -25,10 +33,7 @@ def _histo_kernel(ev, t0, out, total, k, ds, drop, signed):
     dropped = 0
     for i in range(ev.shape[0]):
         e = ev[i]
-        xi = np.int64(e.x) >> ds
-        yi = np.int64(e.y) >> ds
-        pi = np.int64(e.p)
-        ti = np.int64(e.t) - t0
+        xi, yi, pi, ti = event_at(e, t0, ds)
         if event_is_bad(xi, yi, pi, ti, height, width, total):
             if drop:
                 dropped += 1

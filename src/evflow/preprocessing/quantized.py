@@ -19,7 +19,15 @@ import numpy as np
 from numba import njit
 
 from evflow.errors import ConfigError, ShapeError
-from evflow.preprocessing._common import OK, check_output, check_total, event_fields, event_is_bad, raise_bad_event
+from evflow.preprocessing._common import (
+    OK,
+    check_output,
+    check_total,
+    event_at,
+    event_fields,
+    event_is_bad,
+    raise_bad_event,
+)
 
 
 @njit(cache=True)
@@ -28,10 +36,7 @@ def _count_kernel(ev, t0, counts, total, ds, drop, signed):
     dropped = 0
     for i in range(ev.shape[0]):
         e = ev[i]
-        xi = np.int64(e.x) >> ds
-        yi = np.int64(e.y) >> ds
-        pi = np.int64(e.p)
-        ti = np.int64(e.t) - t0
+        xi, yi, pi, ti = event_at(e, t0, ds)
         if event_is_bad(xi, yi, pi, ti, height, width, total):
             if drop:
                 dropped += 1
