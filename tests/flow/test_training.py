@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import lightning.pytorch as pl
 import numpy as np
@@ -14,6 +15,7 @@ from evflow.cli import train as train_cli
 from evflow.cli.main import main
 from evflow.cli.train_runner import run_training
 from evflow.data.flow_file import write_flow_file
+from evflow.errors import ConfigError
 from evflow.flow.callbacks import max_consecutive_batch
 from evflow.flow.data_module import FlowDataModule
 from evflow.flow.lightning_model import FlowModel
@@ -69,8 +71,16 @@ def test_few_steps_decrease_loss(tiny_dataset):
 
 def test_fast_dev_run(tiny_dataset, tmp_path):
     out = tmp_path / "run"
-    assert main(["train", str(out), str(tiny_dataset), "--fast-dev-run", *FAST]) == 0
-    assert (out / "config.json").is_file()
+    argv = ["train", str(out), str(tiny_dataset), "--fast-dev-run", *FAST, "--loss-weight", "smoothness2=0.05"]
+    assert main(argv) == 0
+    weights = json.loads((out / "config.json").read_text())["model"]["loss_weights"]
+    assert weights == {**train_cli.LOSS_WEIGHTS, "smoothness2": 0.05}
+
+
+@pytest.mark.parametrize("item", ["smooth=1", "data", "data=abc", "data=-1", "data=nan", "data=inf"])
+def test_bad_loss_weight_is_rejected(item):
+    with pytest.raises(ConfigError, match="--loss-weight"):
+        train_cli.parse_loss_weights([item])
 
 
 def test_resume_gives_same_next_step_loss(tiny_dataset, tmp_path):

@@ -59,6 +59,8 @@ def add_arguments(parser) -> None:
     a("--feature-base", type=int, default=16)
     a("--rnn-cell", default="lstm", choices=("lstm", "gru"))
     a("--curriculum-param", type=float, default=1.414)
+    a("--loss-weight", action="append", default=[], metavar="NAME=VALUE",
+      help=f"override one self-supervised loss weight (repeatable; names: {', '.join(LOSS_WEIGHTS)})")
     a("--delta-t", type=int, default=None, help="bin length in µs for event files (tensor files: stored)")
     a("--preprocess", default="event_cube", help="preprocessing of event files (tensor files: stored)")
     a("--fast-dev-run", action="store_true")
@@ -101,6 +103,25 @@ def infer_preprocessing(args) -> dict:
     return {"preprocess": preprocess, "delta_t": int(delta_t), "array_dim": array_dim, "preprocess_kwargs": kwargs}
 
 
+def parse_loss_weights(items) -> dict:
+    """The default loss weights updated by ``NAME=VALUE`` overrides (0 disables a term)."""
+    from evflow.errors import ConfigError
+
+    weights = dict(LOSS_WEIGHTS)
+    for item in items or ():
+        name, sep, value = str(item).partition("=")
+        name = name.strip()
+        if not sep or name not in LOSS_WEIGHTS:
+            raise ConfigError(f"--loss-weight {item!r}: expected NAME=VALUE with NAME in {sorted(LOSS_WEIGHTS)}")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise ConfigError(f"--loss-weight {item!r}: {value!r} is not a number") from None
+        if not weights[name] >= 0 or weights[name] == float("inf"):
+            raise ConfigError(f"--loss-weight {item!r}: weights must be finite and >= 0")
+    return weights
+
+
 def build_config(args) -> dict:
     """The effective configuration (saved as ``config.json``)."""
     prep = infer_preprocessing(args)
@@ -113,7 +134,7 @@ def build_config(args) -> dict:
         "model": {
             **{k: prep[k] for k in ("delta_t", "preprocess", "array_dim", "preprocess_kwargs")},
             "learning_rate": args.lr,
-            "loss_weights": dict(LOSS_WEIGHTS),
+            "loss_weights": parse_loss_weights(getattr(args, "loss_weight", ())),
             "feature_extractor_name": args.feature_extractor,
             "network_kwargs": network_kwargs,
             "draw_dense": args.draw_dense,
