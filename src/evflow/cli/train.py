@@ -59,8 +59,13 @@ def add_arguments(parser) -> None:
     a("--feature-base", type=int, default=16)
     a("--rnn-cell", default="lstm", choices=("lstm", "gru"))
     a("--curriculum-param", type=float, default=1.414)
-    a("--loss-weight", action="append", default=[], metavar="NAME=VALUE",
-      help=f"override one self-supervised loss weight (repeatable; names: {', '.join(LOSS_WEIGHTS)})")
+    a(
+        "--loss-weight",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"override one self-supervised loss weight (repeatable; names: {', '.join(LOSS_WEIGHTS)})",
+    )
     a("--delta-t", type=int, default=None, help="bin length in µs for event files (tensor files: stored)")
     a("--preprocess", default="event_cube", help="preprocessing of event files (tensor files: stored)")
     a("--fast-dev-run", action="store_true")
