@@ -69,6 +69,35 @@ def test_batching_keeps_the_recurrent_result(setup):
     assert np.abs(one[5] - one[0]).max() > 1e-4  # the state and the inputs change the flow
 
 
+@pytest.mark.parametrize("height_width", [None, (15, 21)])
+def test_onnx_backend_streams_like_torch(setup, height_width):
+    pytest.importorskip("onnxruntime")
+    _, ckpt, dat, _ = setup
+    torch_engine = FlowInference.from_checkpoint(ckpt)
+    onnx_engine = FlowInference.from_checkpoint(ckpt, backend="onnx")
+    windows = list(torch_engine.open(dat, max_duration=70000, height_width=height_width))
+    want = np.stack([r.flow for r in torch_engine.run(windows, batch_size=2)])
+    for _ in range(2):  # the second run starts from a reset state
+        got = np.stack([r.flow for r in onnx_engine.run(windows, batch_size=3)])
+        np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+    assert np.abs(got[5] - got[0]).max() > 1e-4
+
+
+def test_onnx_backend_refuses_cuda(setup):
+    pytest.importorskip("onnxruntime")
+    with pytest.raises(ConfigError, match="runs on the CPU"):
+        FlowInference.from_checkpoint(setup[1], device="cuda", backend="onnx")
+
+
+def test_onnx_backend_through_the_cli(setup, tmp_path):
+    pytest.importorskip("onnxruntime")
+    _, ckpt, dat, _ = setup
+    assert _infer(ckpt, dat, "-s", tmp_path / "o.h5", "--backend", "onnx", "--max-duration", 40000) == 0
+    assert _infer(ckpt, dat, "-s", tmp_path / "t.h5", "--backend", "torch", "--max-duration", 40000) == 0
+    np.testing.assert_allclose(read_flow_file(tmp_path / "o.h5").flow, read_flow_file(tmp_path / "t.h5").flow,
+                               atol=1e-4, rtol=1e-4)  # fmt: skip
+
+
 def test_tensor_file_input_matches_event_input(setup, tmp_path):
     _, ckpt, dat, _ = setup
     engine = FlowInference.from_checkpoint(ckpt)

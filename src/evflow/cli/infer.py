@@ -31,6 +31,12 @@ def add_arguments(parser) -> None:
     a("-w", "--write-video", default=None, metavar="PATH.mp4", help="write the visualisation to this mp4")
     a("--no-display", action="store_true", help="do not open a window (default when there is no screen)")
     a("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:1... (default auto)")
+    a(
+        "--backend",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="torch (eager, any device) or onnx (ONNX Runtime on the CPU, faster there; needs onnxruntime)",
+    )
     a("--batch-size", type=int, default=8, help="windows per network call (state still carried in order)")
     a("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -49,7 +55,8 @@ def run(args) -> int:
 
     if args.write_video and Path(args.write_video).suffix.lower() != ".mp4":
         raise ConfigError(f"--write-video must end in .mp4, got {args.write_video}")
-    engine = FlowInference.from_checkpoint(args.checkpoint, select_device(args.device))
+    device = "cpu" if args.backend == "onnx" and args.device == "auto" else args.device
+    engine = FlowInference.from_checkpoint(args.checkpoint, select_device(device), args.backend)
     windows = engine.open(args.input, args.delta_t, args.start_ts, args.max_duration, args.height_width)
     display = not args.no_display and has_screen()
     if args.mode == "sharp" and isinstance(windows, TensorWindows):
