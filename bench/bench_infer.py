@@ -3,7 +3,8 @@
 Recordings: random dots translating by (6, -3) px per 50 ms window, about one event per 2 pixels per window,
 written as DAT. Model: the bundled checkpoint when shipped, else a freshly initialised one of the same
 architecture (eminet, base 16, event_cube, delta_t 50 ms: the cost does not depend on the weights).
-Each row runs the whole command in-process after a warm-up: read, preprocess, network, outputs.
+Each row runs the whole command in-process after a warm-up: read, preprocess, network, outputs; ``onnx`` rows use
+``--backend onnx`` (ONNX Runtime; its one-off export of the network is included in the wall time).
 "x real time" = (windows/s) · delta_t: above 1 the command keeps up with the sensor.
 Run: ``.venv/bin/python bench/bench_infer.py [--quick]`` (``EVFLOW_BENCH_QUICK=1`` also selects quick sizes).
 """
@@ -82,17 +83,19 @@ def main() -> int:
         warm = tmp / "warm.dat"
         write_recording(warm, 64, 96, 2)
         run_infer(ckpt, warm, ["-s", str(tmp / "w.h5"), "-w", str(tmp / "w.mp4")])
-        print(f"{'size':>10} {'outputs':>14} {'batch':>5} {'Mev':>6} {'wall s':>7} {'win/s':>7} {'Mev/s':>7} "
+        print(f"{'size':>10} {'outputs':>14} {'backend':>7} {'batch':>5} {'Mev':>6} {'wall s':>7} "
+              f"{'win/s':>7} {'Mev/s':>7} "
               f"{'x real time':>11}")  # fmt: skip
         for height, width in ((480, 640), (720, 1280)):
             rec = tmp / f"rec_{height}x{width}.dat"
             n = write_recording(rec, height, width, windows)
             for label, extra in (("flow h5", ["-s", str(tmp / "f.h5")]),
                                  ("flow h5 + mp4", ["-s", str(tmp / "f.h5"), "-w", str(tmp / "v.mp4")])):  # fmt: skip
-                for batch in (1, 8):
-                    wall = run_infer(ckpt, rec, [*extra, "--batch-size", str(batch)])
+                for backend, batch in (("torch", 1), ("torch", 8), ("onnx", 8)):
+                    wall = run_infer(ckpt, rec, [*extra, "--batch-size", str(batch), "--backend", backend])
                     rate = windows / wall
-                    print(f"{height}x{width:<4} {label:>14} {batch:>5} {n / 1e6:>6.2f} {wall:>7.2f} {rate:>7.2f} "
+                    print(f"{height}x{width:<4} {label:>14} {backend:>7} {batch:>5} {n / 1e6:>6.2f} "
+                          f"{wall:>7.2f} {rate:>7.2f} "
                           f"{n / 1e6 / wall:>7.3f} {rate * DT / 1e6:>11.3f}")  # fmt: skip
     return 0
 
