@@ -132,3 +132,19 @@ def test_training_step_backward_reaches_all_parameters():
     flows = net(torch.rand(2, 2, 6, H, W))
     sum(f.abs().mean() for f in flows).backward()
     assert all(p.grad is not None for p in net.parameters())
+
+
+@pytest.mark.parametrize("name", ["eminet", "midinet"])
+def test_fresh_network_sees_its_input(name):
+    """Sparse event-like inputs (mean ~0.01) must reach the flow of an untrained network (no input-blind start)."""
+    torch.manual_seed(0)
+    net = FlowNetwork([2, 6, 32, 48], feature_extractor_name=name, base=8).eval()
+    x = torch.where(torch.rand(2, 2, 6, 32, 48) < 0.1, torch.rand(2, 2, 6, 32, 48) * 0.2, torch.zeros(()))
+    with torch.no_grad():
+        net.reset_all()
+        blank = net(torch.zeros_like(x))[-1]
+        net.reset_all()
+        flow = net(x)[-1]
+    assert blank.abs().max() == 0  # zero biases: no input, no flow
+    assert flow.abs().mean() > 1e-4  # the input's events, alone, give the flow
+    assert (flow[:, 0] - flow[:, 1]).abs().mean() > 0.1 * flow.abs().mean()  # different inputs, different flows

@@ -12,6 +12,32 @@ from ..errors import ShapeError
 from .feature_extractor import build_feature_extractor
 
 
+REGRESSOR_GAIN = 0.1
+
+
+@torch.no_grad()
+def init_flow_weights(module: nn.Module, regressor_gain: float = REGRESSOR_GAIN) -> None:
+    """He-normal convolutions with zero biases, flow regressors scaled by ``regressor_gain``.
+
+    Event tensors are sparse and small (event_cube: about 0.01 on average); with PyTorch's default
+    initialisation the convolution biases are ten times larger than the input's contribution, the encoders
+    (which have no normalisation) pass almost nothing of the input on, and the network starts, and stays,
+    input-blind (the same flow for any recording). He initialisation with zero biases keeps the input's
+    signal through every layer (a blank input gives exactly zero flow); the small regressors start the flow
+    near zero. Loaded checkpoints overwrite all of this.
+    """
+    from ..core.unet import RegressorHead
+
+    for mod in module.modules():
+        if isinstance(mod, nn.Conv2d):
+            nn.init.kaiming_normal_(mod.weight, a=0.01, nonlinearity="leaky_relu")
+            if mod.bias is not None:
+                nn.init.zeros_(mod.bias)
+    for mod in module.modules():
+        if isinstance(mod, RegressorHead):
+            mod.regressor.module.weight.mul_(regressor_gain)
+
+
 class FlowNetwork(nn.Module):
     """Recurrent flow network (streaming: the recurrent state is carried from one call to the next).
 
@@ -42,6 +68,7 @@ class FlowNetwork(nn.Module):
         self.scales = self.feature_extractor.scales
         self.pyramid = Pyramid(self.scales)
         self.warping_head = nn.ModuleList([Warping() for _ in range(self.scales)])
+        init_flow_weights(self.feature_extractor)
 
     def get_nb_scales(self) -> int:
         """Number of flow scales."""
