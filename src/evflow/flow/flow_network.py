@@ -11,7 +11,6 @@ from ..core.warp import Warping
 from ..errors import ShapeError
 from .feature_extractor import build_feature_extractor
 
-
 REGRESSOR_GAIN = 0.1
 
 
