@@ -23,6 +23,7 @@ import time
 import torch
 
 from evflow.core.explicit_state import ExplicitState
+from evflow.core.fused_step import FusedStep, retain_freed_memory
 from evflow.flow.flow_network import FlowNetwork
 from evflow.flow.losses import FlowLoss
 
@@ -116,7 +117,25 @@ def inference_rows(h: int, w: int, n: int, threads: int, quick: bool, with_bf16:
 
         return step
 
+    def fused(dtype=torch.float32, compile_it=False):
+        def make():
+            step_fn = FusedStep(fresh_net(h, w).feature_extractor).to(dtype)
+            run = torch.compile(step_fn) if compile_it else step_fn
+            states = step_fn.initial_states(inputs[0][0].to(dtype))
+
+            def step(x):
+                flow, *states[:] = run(x[0].to(dtype), *states)
+                return flow[None]
+
+            return step
+
+        return make
+
     add("channels_last", channels_last)
+    add("fused 4-D channels_last (evflow infer default)", fused())
+    add("fused, bf16 weights and activations", fused(torch.bfloat16))
+    if not quick:
+        add("fused + torch.compile", fused(compile_it=True))
     add("onnxruntime", lambda: onnx_stepper(fresh_net(h, w), h, w, threads))
     if not quick:
         add("torch.compile (explicit state)", compiled)
@@ -156,16 +175,23 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="skip torch.compile")
     parser.add_argument("--bf16", action="store_true", help="also time bf16 autocast (slow without AVX512-BF16/AMX)")
+    parser.add_argument(
+        "--default-malloc",
+        action="store_true",
+        help="leave glibc's malloc alone (default: every path runs after retain_freed_memory())",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    tuned = False if args.default_malloc else retain_freed_memory()
+    print(f"glibc malloc keeps freed memory (evflow.core.fused_step.retain_freed_memory): {tuned}")
     print(f"eminet base 16, CPU, torch {torch.__version__}, {args.threads} threads, batch 1 streaming (state carried)")
-    print(f"{'size':<16} {'path':<38} {'frames/s':>9} {'best':>9} {'f/cpu-s':>8} {'max|diff|':>10}", flush=True)
+    print(f"{'size':<16} {'path':<48} {'frames/s':>9} {'best':>9} {'f/cpu-s':>8} {'max|diff|':>10}", flush=True)
     for size in args.sizes:
         h, w = (int(v) for v in size.split("x"))
         for row in inference_rows(h, w, args.frames, args.threads, args.quick, args.bf16):
-            print(f"{row[0]:<16} {row[1]:<38} {row[2]:>9.2f} {row[3]:>9.2f} {row[4]:>8.2f} {row[5]:>10.2e}", flush=True)
+            print(f"{row[0]:<16} {row[1]:<48} {row[2]:>9.2f} {row[3]:>9.2f} {row[4]:>8.2f} {row[5]:>10.2e}", flush=True)
     size, name, sps, per_step = training_row(240, 320, args.train_steps)
-    print(f"{size:<16} {name:<38} {sps:>9.2f} samples/s ({per_step:.2f} s/step)")
+    print(f"{size:<16} {name:<48} {sps:>9.2f} samples/s ({per_step:.2f} s/step)")
 
 
 if __name__ == "__main__":

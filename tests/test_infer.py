@@ -177,3 +177,16 @@ def test_frames_of_a_known_flow():
     assert sharp.shape == (64, 192, 3)
     with pytest.raises(ConfigError, match="--mode"):
         FrameRenderer("wheel", "event_cube")
+
+
+@pytest.mark.parametrize("height_width", [None, (15, 21)])
+def test_fast_backend_streams_like_eager_torch(setup, height_width):
+    _, ckpt, dat, _ = setup
+    eager = FlowInference.from_checkpoint(ckpt, backend="torch")
+    fast = FlowInference.from_checkpoint(ckpt)  # the default
+    assert fast.backend == "fast" and eager.backend == "torch"
+    windows = list(eager.open(dat, max_duration=70000, height_width=height_width))
+    want = np.stack([r.flow for r in eager.run(windows, batch_size=2)])
+    for _ in range(2):  # the second run starts from a reset state
+        got = np.stack([r.flow for r in fast.run(windows, batch_size=3)])
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)

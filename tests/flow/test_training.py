@@ -171,3 +171,32 @@ def test_demo_video_writes_mp4(tiny_dataset, tmp_path):
     frames = list(imageio.get_reader(path).iter_data())
     assert len(frames) == 2 * 2 and frames[0].shape == (H, 2 * W, 3)  # 2 rows side by side (grid 1x2)
     assert model.training
+
+
+def test_supervised_training_reads_the_training_labels(tmp_path):
+    root = tmp_path / "sup"
+    (root / "train").mkdir(parents=True)
+    write_labelled(root / "train", "a", (1.0, 0.5), 1)
+    write_labelled(root / "train", "b", (-2.0, 0.0), 2)
+    self_sup = FlowDataModule(tiny_hparams(), root)
+    self_sup.setup()
+    assert not any(b["frame_is_labeled"].any() for b in self_sup.train_dataloader())
+    sup = FlowDataModule(tiny_hparams(supervised=True), root)
+    sup.setup()
+    batches = list(sup.train_dataloader())
+    assert all(b["frame_is_labeled"].all() for b in batches)
+    torch.manual_seed(0)
+    model = tiny_model(learning_rate=1e-2)
+    opt = model.configure_optimizers()
+    opt = opt["optimizer"] if isinstance(opt, dict) else opt
+    losses = []
+    for _ in range(12):
+        for batch in batches:
+            loss = model.loss_step(batch, 0, "train")  # labelled: the supervised Charbonnier loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    assert np.mean(losses[-4:]) < 0.7 * np.mean(losses[:4])
+    args = parse([str(tmp_path / "run"), str(root), "--supervised"])
+    assert train_cli.build_config(args)["data"]["supervised"] is True

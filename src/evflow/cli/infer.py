@@ -33,9 +33,10 @@ def add_arguments(parser) -> None:
     a("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:1... (default auto)")
     a(
         "--backend",
-        choices=("torch", "onnx"),
-        default="torch",
-        help="torch (eager, any device) or onnx (ONNX Runtime on the CPU, faster there; needs onnxruntime)",
+        choices=("fast", "torch", "onnx"),
+        default="fast",
+        help="fast (default: fused 4-D channels_last network, any device), torch (the eager network) or onnx "
+        "(ONNX Runtime on the CPU; needs onnxruntime); same flows to float rounding",
     )
     a("--batch-size", type=int, default=8, help="windows per network call (state still carried in order)")
     a("--no-progress", action="store_true", help="hide the progress bar")

@@ -53,6 +53,11 @@ def add_arguments(parser) -> None:
     a("--num-tbins", type=int, default=4)
     a("--num-workers", type=int, default=2)
     a("--no-data-aug", action="store_true")
+    a(
+        "--supervised",
+        action="store_true",
+        help="train on the *_flow.h5 labels of the training recordings (default: self-supervised, labels ignored)",
+    )
     a("--val-dataset-path", default="", help="labelled recordings (*_td.dat + *_flow.h5) for validation")
     a("--feature-extractor", default="eminet")
     a("--depth", type=int, default=1, help="recurrent depth (midinet2)")
@@ -151,6 +156,7 @@ def build_config(args) -> dict:
             "val_batch_size": args.val_batch_size,
             "num_workers": args.num_workers,
             "data_aug": not args.no_data_aug,
+            "supervised": bool(getattr(args, "supervised", False)),
             "dataset_path": os.path.abspath(args.dataset_path),
             "val_dataset_path": os.path.abspath(args.val_dataset_path) if args.val_dataset_path else "",
         },

@@ -22,7 +22,14 @@ from evflow.data.sequential import SequentialDataLoader, load_labels_stub
 from evflow.data.sources import list_recordings
 from evflow.errors import ConfigError
 
-DEFAULTS = {"batch_size": 4, "num_workers": 2, "preprocess_kwargs": None, "data_aug": False, "val_batch_size": None}
+DEFAULTS = {
+    "batch_size": 4,
+    "num_workers": 2,
+    "preprocess_kwargs": None,
+    "data_aug": False,
+    "val_batch_size": None,
+    "supervised": False,
+}
 
 
 def load_labels_flow(metadata, start_time, duration, tensor):
@@ -51,7 +58,8 @@ class FlowDataModule(pl.LightningDataModule):
 
     Args:
         hparams: dict or Namespace with ``delta_t``, ``preprocess``, ``array_dim`` and optionally
-            ``batch_size``, ``num_workers``, ``preprocess_kwargs``, ``data_aug``, ``val_batch_size``.
+            ``batch_size``, ``num_workers``, ``preprocess_kwargs``, ``data_aug``, ``val_batch_size``, ``supervised``
+            (training batches then carry the ``*_flow.h5`` labels and FlowModel trains on the supervised loss).
         data_dir: folder with ``train/`` and ``val/``.
         test_data_dir: optional folder of labelled recordings.
     """
@@ -104,7 +112,8 @@ class FlowDataModule(pl.LightningDataModule):
         """Training recordings, augmented when ``data_aug``; kept as :attr:`train_loader` for the curriculum."""
         if not hasattr(self, "train_files"):
             self.setup()
-        self.train_loader = self._get_dataloader(self.train_files, data_aug=self.hparams.data_aug)
+        self.train_loader = self._get_dataloader(self.train_files, data_aug=self.hparams.data_aug,
+                                                 labels=bool(self.hparams.supervised))  # fmt: skip
         return self.train_loader
 
     def val_dataloader(self) -> SequentialDataLoader | list:

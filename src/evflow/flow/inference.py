@@ -66,11 +66,13 @@ class FlowInference:
         model: the FlowModel (its ``hparams`` give preprocessing, kwargs, ``delta_t``, channels).
         device: torch device.
         checkpoint_path: recorded in output files (optional).
-        backend: ``"torch"`` (eager network on ``device``) or ``"onnx"`` (ONNX Runtime on the CPU, see
-            :mod:`evflow.flow.inference_onnx`; same flows, faster on CPU).
+        backend: ``"fast"`` (default: the network as a 4-D channels_last step with folded norms,
+            :class:`~evflow.core.fused_step.FusedStep`, on ``device``; architectures it cannot fuse run eager),
+            ``"torch"`` (the eager network on ``device``) or ``"onnx"`` (ONNX Runtime on the CPU, see
+            :mod:`evflow.flow.inference_onnx`). All give the same flows to float rounding.
     """
 
-    def __init__(self, model, device="cpu", checkpoint_path=None, backend="torch"):
+    def __init__(self, model, device="cpu", checkpoint_path=None, backend="fast"):
         from evflow.flow.inference_onnx import BACKENDS, require_onnxruntime
 
         hp = model.hparams
@@ -85,6 +87,14 @@ class FlowInference:
         self._onnx = None
         self.network = model.network.to(self.device).eval()
         self.network.reset_all()
+        self._fused = None
+        if backend == "fast":
+            from evflow.core.fused_step import FusedStreamer
+
+            try:
+                self._fused = FusedStreamer(self.network)
+            except ConfigError:  # an architecture FusedStep cannot express (midinet2): eager instead
+                self.backend = "torch"
         self.preprocess = str(hp.preprocess)
         self.preprocess_kwargs = dict(hp.get("preprocess_kwargs") or {})
         self.delta_t = int(hp.delta_t)
@@ -94,7 +104,7 @@ class FlowInference:
         self.checkpoint_path = checkpoint_path
 
     @classmethod
-    def from_checkpoint(cls, checkpoint, device="cpu", backend="torch") -> FlowInference:
+    def from_checkpoint(cls, checkpoint, device="cpu", backend="fast") -> FlowInference:
         """Load ``checkpoint`` (a path or ``"default"`` for the bundled model)."""
         from evflow.flow.bundled import resolve_checkpoint
         from evflow.flow.model_io import load_flow_model
@@ -124,6 +134,8 @@ class FlowInference:
         self.network.reset_all()
         if self._onnx is not None:
             self._onnx.reset()
+        if self._fused is not None:
+            self._fused.reset()
 
     @torch.no_grad()
     def predict(self, tensors: np.ndarray) -> np.ndarray:
@@ -141,7 +153,10 @@ class FlowInference:
         pad_h, pad_w = -h % self.multiple, -w % self.multiple
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h))
-        flow = self.network(x[:, None])[-1][:, 0, :, :h, :w]
+        if self._fused is not None:
+            flow = torch.cat([self._fused.step(x[k : k + 1]) for k in range(len(x))])[:, :, :h, :w]
+        else:
+            flow = self.network(x[:, None])[-1][:, 0, :, :h, :w]
         return flow.float().cpu().numpy()
 
     def _predict_onnx(self, tensors: np.ndarray) -> np.ndarray:

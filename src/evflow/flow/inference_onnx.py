@@ -16,7 +16,7 @@ import torch
 
 from evflow.errors import ConfigError
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("fast", "torch", "onnx")
 
 
 def require_onnxruntime():
