@@ -3,8 +3,9 @@
 Recordings: random dots translating by (6, -3) px per 50 ms window, about one event per 2 pixels per window,
 written as DAT. Model: the bundled checkpoint when shipped, else a freshly initialised one of the same
 architecture (eminet, base 16, event_cube, delta_t 50 ms: the cost does not depend on the weights).
-Each row runs the whole command in-process after a warm-up: read, preprocess, network, outputs; ``onnx`` rows use
-``--backend onnx`` (ONNX Runtime; its one-off export of the network is included in the wall time).
+Each row runs the whole command in-process after a warm-up: read, preprocess, network, outputs; ``fast`` (the
+default: the fused channels_last step), ``torch`` (eager) and ``onnx`` (ONNX Runtime; its one-off export of the
+network is included in the wall time) are the ``--backend`` values.
 "x real time" = (windows/s) · delta_t: above 1 the command keeps up with the sensor.
 Run: ``.venv/bin/python bench/bench_infer.py [--quick]`` (``EVFLOW_BENCH_QUICK=1`` also selects quick sizes).
 """
@@ -91,7 +92,7 @@ def main() -> int:
             n = write_recording(rec, height, width, windows)
             for label, extra in (("flow h5", ["-s", str(tmp / "f.h5")]),
                                  ("flow h5 + mp4", ["-s", str(tmp / "f.h5"), "-w", str(tmp / "v.mp4")])):  # fmt: skip
-                for backend, batch in (("torch", 1), ("torch", 8), ("onnx", 8)):
+                for backend, batch in (("fast", 1), ("fast", 8), ("torch", 8), ("onnx", 8)):
                     wall = run_infer(ckpt, rec, [*extra, "--batch-size", str(batch), "--backend", backend])
                     rate = windows / wall
                     print(f"{height}x{width:<4} {label:>14} {backend:>7} {batch:>5} {n / 1e6:>6.2f} "
