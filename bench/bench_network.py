@@ -23,7 +23,8 @@ import time
 import torch
 
 from evflow.core.explicit_state import ExplicitState
-from evflow.core.fused_step import FusedStep, retain_freed_memory
+from evflow.core.fused_step import FusedStep
+from evflow.core.malloc import retain_freed_memory
 from evflow.flow.flow_network import FlowNetwork
 from evflow.flow.losses import FlowLoss
 

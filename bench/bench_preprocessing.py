@@ -137,7 +137,7 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", default=os.environ.get("EVFLOW_BENCH_QUICK") == "1")
     p.add_argument("--no-precompute", action="store_true")
     args = p.parse_args()
-    n_fast, n_slow, reps = (500_000, 500_000, 2) if args.quick else (4_000_000, 4_000_000, 3)
+    n_fast, n_slow, reps = (500_000, 500_000, 2) if args.quick else (4_000_000, 4_000_000, 10)
     rows = bench_kernels(n_fast, n_slow, reps)
     ref = {(row[0], row[1]): row[5] for row in rows}
     print(f"\nevent_cube throughput, {T} bins x {C} channels, {H}x{W}, one thread (best of {reps})\n")

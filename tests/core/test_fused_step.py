@@ -84,9 +84,16 @@ def test_original_network_is_untouched_and_unsupported_architectures_refused():
 
 
 def test_retain_freed_memory_is_idempotent():
-    from evflow.core import fused_step
+    from evflow.core import malloc as fused_step
 
     first = fused_step.retain_freed_memory()
     assert fused_step.retain_freed_memory() == first
     if sys.platform.startswith("linux"):
         assert first  # glibc: applied
+
+
+def test_retain_freed_memory_rejects_values_beyond_a_c_int():
+    from evflow.core import malloc as fused_step
+
+    with pytest.raises(ValueError, match="C ints"):
+        fused_step.retain_freed_memory(trim_threshold=1 << 32)  # would wrap to 0 in C: trim everything

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 from evflow.cli.train import write_json
+from evflow.core.malloc import retain_freed_memory
 from evflow.errors import ConfigError
 
 
@@ -75,6 +76,7 @@ def run_training(args, config: dict, extra_callbacks=()) -> int:
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(config["seed"], workers=True, verbose=False)
+    retain_freed_memory()  # CPU steps allocate large fresh activations: keep the pages (see evflow.core.malloc)
     resume = last_checkpoint(output_dir) if args.resume else None
     if args.resume and resume is None:
         print(f"evflow train: no checkpoint in {output_dir / 'checkpoints'}; starting from scratch")

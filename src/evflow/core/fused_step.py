@@ -13,9 +13,6 @@ it, and returns only the full-resolution flow. It gives the eager network's flow
 from __future__ import annotations
 
 import copy
-import ctypes
-import ctypes.util
-import sys
 
 import torch
 import torch.nn.functional as F
@@ -23,36 +20,10 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..errors import ConfigError
+from .malloc import retain_freed_memory
 from .rnn import ConvGRUCell, ConvLSTMCell, ConvRNN
 from .sequence import SequenceWise
 from .unet import RegressorHead, UnetRegressor
-
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
-_MALLOC_TUNED = False
-
-
-def retain_freed_memory(mmap_threshold: int = 1 << 30, trim_threshold: int = 1 << 32) -> bool:
-    """Let glibc keep freed memory for reuse instead of returning it to the system (Linux/glibc only).
-
-    Every step allocates tens of MB of fresh activations. By default glibc serves such blocks with ``mmap``
-    and unmaps them when freed, so the next step page-faults every page again: at 240x320 that cost about
-    as much as the network itself (22-29 frames/s instead of 40-44 on the 2-core benchmark machine). With
-    large blocks kept on the heap the steady state reuses the same pages. Process-wide and idempotent; the
-    process then keeps its peak memory. Returns whether the setting was applied.
-    """
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED:
-        return True
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        ok = libc.mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold)) == 1
-        ok = ok and libc.mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)) == 1
-    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
-        return False
-    _MALLOC_TUNED = ok
-    return ok
 
 
 def fold_batchnorm(module: nn.Module) -> nn.Module:
