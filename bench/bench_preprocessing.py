@@ -144,7 +144,7 @@ def main() -> int:
     n_fast, n_slow, reps = (500_000, 500_000, 2) if args.quick else (4_000_000, 4_000_000, 10)
     rows = bench_kernels(n_fast, n_slow, reps)
     ref = {(row[0], row[1]): row[5] for row in rows}
-    print(f"\nevent_cube throughput, {T} bins x {C} channels, {H}x{W}, one thread (best of {reps} interleaved rounds)\n")
+    print(f"\nevent_cube throughput, {T} bins x {C} channels, {H}x{W}, one thread (best of {reps} rounds)\n")
     print("| events | implementation | events timed | wall (ms) | Mev/s wall | Mev/s CPU time | numba speed-up (CPU) |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for dist, name, n, secs, rate, cpu_rate in rows:
