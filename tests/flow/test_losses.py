@@ -84,6 +84,7 @@ def test_time_consistency_fixed_chain_separates_true_flow():
 
 def test_terms_weights_and_scale_coefficients(cube):
     weights = {"data": 1, "smoothness": 0.4, "smoothness2": 0.6, "l1": 0.3, "time_consistency": 1, "bw_deblur": 1}
+    weights["contrast"] = 0.5
     net = FlowNetwork((T, 2 * D, H, W), weights, "eminet")
     loss = FlowLoss(weights, net.get_warping_head())
     flows = [torch.randn_like(f) for f in net(cube)]
@@ -119,3 +120,35 @@ def test_bad_configuration_and_shapes(cube):
         loss([const_flow(0, 0)], [cube, cube])
     with pytest.raises(ShapeError, match="bw_deblur"):
         FlowLoss({"bw_deblur": 1.0})([const_flow(0, 0)], [cube[:, :, :2]])
+
+
+def test_contrast_is_sharpest_at_the_true_flow_and_descends_to_it():
+    # a thin vertical ON edge moving +3 px per bin: micro bin d of bin t sits at x = 10 + 3 t + d
+    x = torch.zeros(2, 1, 6, 20, 30)
+    for t in range(2):
+        for d in range(3):
+            x[t, 0, 2 * d + 1, :, 10 + 3 * t + d] = 0.2
+    loss = FlowLoss({"contrast": 1.0})
+
+    def value(u):
+        return loss([const_flow(u, 0.0, 2)[:, :, :20, :30]], [x])["contrast"].item()
+
+    assert value(3.0) < min(value(0.0), value(1.5), value(4.5), value(-3.0))
+    flow = torch.zeros(1, 2, 1, 1, requires_grad=True)
+    opt = torch.optim.Adam([flow], lr=0.1)
+    for _ in range(80):
+        opt.zero_grad()
+        loss([flow.expand(2, 2, 20, 30)], [x])["contrast"].backward()
+        opt.step()
+    assert flow[0, 0].item() == pytest.approx(3.0, abs=0.3)
+    assert abs(flow[0, 1].item()) < 0.3
+
+
+def test_contrast_is_only_computed_at_the_finest_scale(cube):
+    loss = FlowLoss({"contrast": 1.0})
+    coarse = torch.nn.functional.avg_pool2d(cube.flatten(0, 1), 2).view(T, 1, 2 * D, H // 2, W // 2)
+    both = loss([const_flow(0.0, 0.0)[:, :, : H // 2, : W // 2], const_flow(U, V)], [coarse, cube])["contrast"]
+    alone = loss([const_flow(U, V)], [cube])["contrast"]
+    assert both.item() == pytest.approx(alone.item())
+    with pytest.raises(ShapeError, match="even C"):
+        FlowLoss({"contrast": 1.0})([const_flow(0, 0)], [cube[:, :, :5]])

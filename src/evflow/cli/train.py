@@ -19,6 +19,7 @@ LOSS_WEIGHTS = {
     "l1": 0.3,
     "time_consistency": 1.0,
     "bw_deblur": 1.0,
+    "contrast": 0.0,
 }
 
 

@@ -28,6 +28,7 @@ LOSS_WEIGHTS = {
     "l1": 0.3,
     "time_consistency": 1.0,
     "bw_deblur": 1.0,
+    "contrast": 0.0,
 }
 DEFAULT_NETWORK_KWARGS = {"rnn_cell": "lstm", "base": 16, "separable": True}
 MICRO_BIN_PREPROCESSINGS = ("event_cube", "event_cube_paper", "multi_channel_timesurface")

@@ -6,7 +6,9 @@ Terms (each summed over scales with coefficients ``[..., 0.25, 0.5, 1]`` coarse 
 * ``time_consistency``: bin ``k`` moved by flows ``k .. k + j`` matches bin ``k + j + 1`` (``j = 1, 2``...);
 * ``bw_deblur``: the micro bins of each bin moved back onto its first micro bin agree (sharp edges);
 * ``smoothness`` / ``smoothness2``: first / second-order differences of the flow;
-* ``l1``: mean squared norm of the normalised flow (penalises extreme displacements).
+* ``l1``: mean squared norm of the normalised flow (penalises extreme displacements);
+* ``contrast`` (evflow, off by default, finest scale only): contrast maximisation on the micro bins, every cell
+  moved by the flow at its own pixel to the middle of its bin (see :func:`contrast_loss`).
 
 All use the Charbonnier penalty; the terms named in ``smoothness_mask`` only count pixels with events.
 """
@@ -24,11 +26,12 @@ from ..core.smoothness import SecondOrderLoss, SmoothnessLoss, create_border_mas
 from ..core.warp import Warping, normalize_flow
 from ..errors import ConfigError, ShapeError
 
-LOSS_NAMES = ("data", "smoothness", "smoothness2", "l1", "time_consistency", "bw_deblur")
+LOSS_NAMES = ("data", "smoothness", "smoothness2", "l1", "time_consistency", "bw_deblur", "contrast")
 
 __all__ = [
     "LOSS_NAMES",
     "FlowLoss",
+    "contrast_loss",
     "MaskedLoss",
     "SecondOrderLoss",
     "SmoothnessLoss",
@@ -61,6 +64,61 @@ def extreme_displacement_loss(
     """
     mag = flow_length_square(flow_n)
     return masked_mean(mag * (mag > threshold).to(mag.dtype), mask)
+
+
+def _gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of ``(N, 1, H, W)`` images, zero padding, radius ``3 sigma``."""
+    r = max(1, int(3 * sigma + 0.5))
+    g = torch.exp(-(torch.arange(-r, r + 1, dtype=img.dtype, device=img.device) ** 2) / (2 * sigma**2))
+    g = g / g.sum()
+    img = nn.functional.conv2d(img, g.view(1, 1, 1, -1), padding=(0, r))
+    return nn.functional.conv2d(img, g.view(1, 1, -1, 1), padding=(r, 0))
+
+
+def contrast_loss(inputs: torch.Tensor, flow: torch.Tensor, sigma: float = 1.0, eps: float = 1e-6) -> torch.Tensor:
+    """Negative contrast of the micro bins moved by their own flow to the middle of their bin (forward splatting).
+
+    Cell ``(d, p, y, x)`` of bin ``k`` (value ``v``, micro-bin time ``tau = (d + 0.5) / D`` in bin units) moves to
+    ``(x, y) + f_k(x, y) * (0.5 - tau)`` and is splatted bilinearly with weight ``|v|``, one image per bin and
+    polarity. The image is blurred (Gaussian, ``sigma`` px: bilinear splatting at fractional positions blurs,
+    which would otherwise favour integer displacements such as zero flow) and scored
+    ``-sum(m^2) / sum(m)`` (contrast normalised by the event mass), averaged over images. Differentiable in the
+    flow through the splatting weights.
+
+    Args:
+        inputs: ``(T, B, C, h, w)`` with ``C = 2 D`` channels ``2 d + p`` (event_cube with split polarity).
+        flow: ``(T * B, 2, h, w)`` displacement in pixels over one bin.
+        sigma: blur of the image of warped events, in pixels.
+        eps: added to the mass before dividing.
+
+    Returns:
+        Scalar (0 for an empty input).
+    """
+    t, b, c, h, w = inputs.shape
+    if c % 2:
+        raise ShapeError(f"contrast loss needs ON/OFF micro bins (even C), got C={c}")
+    d_count = c // 2
+    vol = inputs.reshape(t * b, d_count, 2, h, w).abs()
+    idx = (vol.detach() > 0).nonzero(as_tuple=True)
+    if idx[0].numel() == 0:
+        return flow.sum() * 0
+    n_i, d_i, p_i, y_i, x_i = idx
+    weight = vol[idx]
+    dt = 0.5 - (d_i.to(flow.dtype) + 0.5) / d_count
+    xw = x_i.to(flow.dtype) + flow[n_i, 0, y_i, x_i] * dt
+    yw = y_i.to(flow.dtype) + flow[n_i, 1, y_i, x_i] * dt
+    x0, y0 = torch.floor(xw.detach()), torch.floor(yw.detach())
+    image = (n_i * 2 + p_i) * ((h + 2) * (w + 2))
+    n_images = t * b * 2
+    mass = flow.new_zeros(n_images * (h + 2) * (w + 2))
+    for ox in (0, 1):
+        for oy in (0, 1):
+            xi, yi = x0 + ox, y0 + oy
+            inside = (xi >= -1) & (xi <= w) & (yi >= -1) & (yi <= h)
+            share = weight * (1 - (xw - xi).abs()) * (1 - (yw - yi).abs())
+            mass = mass.index_add(0, (image + ((yi + 1) * (w + 2) + xi + 1).long())[inside], share[inside])
+    mass = _gaussian_blur(mass.view(n_images, 1, h + 2, w + 2), sigma).flatten(1)
+    return (-(mass**2).sum(1) / (mass.sum(1) + eps)).mean()
 
 
 class MaskedLoss(nn.Module):
@@ -139,7 +197,8 @@ class FlowLoss(nn.Module):
             raise ShapeError(f"FlowLoss: {len(flows)} flow scales but {len(interpolated_inputs)} input scales")
         terms = {name: 0.0 for name in self.flow_weights}
         for s, (coef, flow, inputs) in enumerate(zip(self.scale_coefficients(len(flows)), flows, interpolated_inputs)):
-            for name, value in self._scale_terms(s, self._check(flow, inputs), inputs).items():
+            finest = s == len(flows) - 1
+            for name, value in self._scale_terms(s, self._check(flow, inputs), inputs, finest).items():
                 terms[name] = terms[name] + coef * value
         return {name: self.flow_weights[name] * value for name, value in terms.items()}
 
@@ -157,7 +216,7 @@ class FlowLoss(nn.Module):
     def _mask(self, name: str, mask: torch.Tensor) -> torch.Tensor | None:
         return mask if name in self.masked_terms else None
 
-    def _scale_terms(self, s: int, flow: torch.Tensor, inputs: torch.Tensor) -> dict:
+    def _scale_terms(self, s: int, flow: torch.Tensor, inputs: torch.Tensor, finest: bool = True) -> dict:
         """Unweighted terms at one scale."""
         t, b = inputs.shape[0], inputs.shape[1]
         flow_n = normalize_flow(flow)
@@ -182,6 +241,8 @@ class FlowLoss(nn.Module):
             out["smoothness2"] = self.smoothness2(flow, m("smoothness2", flat_mask))
         if "l1" in self.flow_weights:
             out["l1"] = extreme_displacement_loss(flow_n, 0.0, m("l1", flat_mask))
+        if "contrast" in self.flow_weights and finest:
+            out["contrast"] = contrast_loss(inputs, flow)
         return out
 
     @staticmethod
