@@ -147,6 +147,19 @@ def test_default_checkpoint_missing_is_a_clear_error(setup, tmp_path, monkeypatc
     monkeypatch.setattr(bundled, "default_checkpoint_path", lambda: tmp_path / "absent.ckpt")
     assert _infer("default", dat) == 1
     assert "bundled flow model is not shipped" in capsys.readouterr().err
+    assert _infer("supervised", dat) == 1  # lives next to the default: absent too
+    assert "instead of 'supervised'" in capsys.readouterr().err
+
+
+def test_bundled_models_are_shipped_and_load():
+    from evflow.flow import bundled
+    from evflow.flow.model_io import load_flow_model
+
+    for name in bundled.BUNDLED:
+        path = bundled.resolve_checkpoint(name)
+        assert path.stat().st_size < 5e6
+        model = load_flow_model(path, map_location="cpu")
+        assert model.hparams.feature_extractor_name == "eminet"
 
 
 def test_odd_sizes_are_padded(setup, tmp_path):

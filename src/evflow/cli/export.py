@@ -8,7 +8,7 @@ HELP = "Export a flow checkpoint to TorchScript and ONNX (+ JSON sidecar), check
 def add_arguments(parser) -> None:
     """Declare the options of ``evflow export``."""
     a = parser.add_argument
-    a("checkpoint", help="checkpoint written by `evflow train`, or 'default' for the bundled model")
+    a("checkpoint", help="checkpoint written by `evflow train`, or 'default' / 'supervised' for a bundled model")
     a("output_dir", help="folder receiving model_flow.ptjit, model_flow.onnx and info_flow.json")
     a("--height-width", type=int, nargs=2, default=None, metavar=("H", "W"),
       help="input size of the exported model (default: the checkpoint's)")  # fmt: skip

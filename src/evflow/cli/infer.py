@@ -18,7 +18,7 @@ HELP = "Estimate optical flow on a recording with a trained model (video, flow H
 def add_arguments(parser) -> None:
     """Declare the options of ``evflow infer``."""
     a = parser.add_argument
-    a("checkpoint", help="checkpoint written by `evflow train`, or 'default' for the bundled model")
+    a("checkpoint", help="checkpoint written by `evflow train`, or 'default' / 'supervised' for a bundled model")
     a("input", help="event file (.dat, .raw, .h5 events, .npy/.npz) or HDF5 tensor file")
     a("--delta-t", type=int, default=None, help="window length in µs (default: the checkpoint's)")
     a("--start-ts", type=int, default=0, help="start time in µs (earlier data skipped)")
