@@ -22,6 +22,8 @@ BASE = {"data": 1.0, **SMOOTH, "l1": 0.3, "time_consistency": 1.0, "bw_deblur": 
 CONFIGS = {
     "photometric terms (data, time_consistency, bw_deblur) + smoothness": BASE,
     "the same + contrast 2": {**BASE, "contrast": 2.0},
+    "the same + contrast 5": {**BASE, "contrast": 5.0},
+    "the same + contrast 10": {**BASE, "contrast": 10.0},
     "contrast + smoothness only": {"contrast": 1.0, **SMOOTH},
 }
 
