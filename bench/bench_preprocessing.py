@@ -5,7 +5,9 @@ same formula, and tonic's ``ToVoxelGrid`` (15 signed bins, the nearest equivalen
 tonic is not an evflow dependency: install it elsewhere, e.g. ``pip install --target /tmp/tonic_pkg tonic``
 (plus its dependencies); this script appends ``/tmp/tonic_pkg`` (or ``$TONIC_PATH``) to ``sys.path`` and skips
 tonic when the import fails. Two event distributions: "edges" (events along a dozen moving edges, the locality
-of real recordings) and "uniform" (uniformly random pixels, the worst case for caches).
+of real recordings) and "uniform" (uniformly random pixels, the worst case for caches); plus, when
+``../shared/data`` is present next to the repository, the two real 640x480 Prophesee recordings there (each cut
+into 5 bins over its own time span, so the per-call cost of zeroing the 37 MB output weighs more).
 
 Usage: ``.venv/bin/python bench/bench_preprocessing.py [--quick] [--no-precompute]``
 """
@@ -27,11 +29,13 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from evflow.io import make_events, write_events  # noqa: E402
+from evflow.io import load_events, make_events, write_events  # noqa: E402
 from evflow.preprocessing import event_cube, event_cube_torch, events_to_torch  # noqa: E402
 
 H, W, T, C = 480, 640, 5, 6
 WINDOW = 250_000  # µs: 5 bins of 50 ms
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REAL = ("evt2_sample.raw", "sparklers.raw")  # 640x480 Gen3 recordings (spinning dot, sparklers)
 
 
 def edge_events(n: int, duration: int, seed: int = 0) -> np.ndarray:
@@ -54,6 +58,20 @@ def uniform_events(n: int, duration: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.sort(rng.integers(0, duration, n))
     return make_events(rng.integers(0, W, n), rng.integers(0, H, n), rng.integers(0, 2, n), t)
+
+
+def real_recordings() -> list[tuple[str, np.ndarray, int]]:
+    """``(name, events, window)`` of the real 640x480 recordings found in ``../shared/data`` (times from 0)."""
+    found = []
+    for name in REAL:
+        path = SHARED_DATA / name
+        if not path.is_file():
+            continue
+        ev = load_events(path)
+        ev["t"] -= ev["t"][0]
+        window = -(-(int(ev["t"][-1]) + 1) // T) * T  # a multiple of T covering every event
+        found.append((f"real {name}", ev, window))
+    return found
 
 
 def numpy_add_at(events, out, total, max_incr=5.0):
@@ -103,14 +121,14 @@ def bench_kernels(n_fast: int, n_slow: int, repeats: int) -> list[tuple]:
     out = np.zeros((T, C, H, W), np.float32)
     tout = torch.zeros(T, 1, C, H, W)
     rows = []
-    for dist, gen in (("edges", edge_events), ("uniform", uniform_events)):
-        ev = gen(n_fast, WINDOW)
+    sets = [("edges", edge_events(n_fast, WINDOW), WINDOW), ("uniform", uniform_events(n_fast, WINDOW), WINDOW)]
+    for dist, ev, window in sets + real_recordings():
         small = ev[:: max(1, n_fast // n_slow)]
         tev = events_to_torch(ev)
         cases = [
-            ("numba event_cube", len(ev), partial(event_cube, ev, out, WINDOW)),
-            ("torch twin (CPU)", len(ev), partial(event_cube_torch, tev, tout, WINDOW)),
-            ("numpy np.add.at", len(small), partial(numpy_add_at, small, out, WINDOW)),
+            ("numba event_cube", len(ev), partial(event_cube, ev, out, window)),
+            ("torch twin (CPU)", len(ev), partial(event_cube_torch, tev, tout, window)),
+            ("numpy np.add.at", len(small), partial(numpy_add_at, small, out, window)),
         ]
         if voxel is not None:
             tr = voxel(sensor_size=(W, H, 2), n_time_bins=T * C // 2)
