@@ -103,6 +103,31 @@ def test_resume_gives_same_next_step_loss(tiny_dataset, tmp_path):
     assert model.hparams.network_kwargs["base"] == 8
 
 
+def test_checkpoint_fine_tunes_with_the_commands_training_settings(tiny_dataset, tmp_path):
+    """--checkpoint keeps the weights and architecture but takes lr, schedule and loss weights from the command."""
+    argv = [str(tiny_dataset), *FAST, "--limit-train-batches", "1", "--limit-val-batches", "0", "--max-epochs", "1"]
+    args = parse([str(tmp_path / "a"), *argv, "--lr", "1e-3"])
+    run_training(args, train_cli.build_config(args))
+    first = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    args = parse([str(tmp_path / "b"), *argv, "--checkpoint", str(first), "--lr", "2e-4", "--lr-schedule", "cosine",
+                  "--loss-weight", "contrast=3", "--loss-weight", "smoothness=0.2"])  # fmt: skip
+    from evflow.cli.train_runner import build_model
+
+    model = build_model(train_cli.build_config(args), str(first))
+    hp = model.hparams
+    assert hp.learning_rate == 2e-4 and hp.lr_schedule == "cosine"
+    assert hp.loss_weights["contrast"] == 3.0 and hp.loss_weights["smoothness"] == 0.2
+    assert model.criterion.flow_weights["contrast"] == 3.0
+    source = load_flow_model(first)
+    for (name, a), b in zip(model.network.state_dict().items(), source.network.state_dict().values()):
+        assert torch.equal(a, b), name
+    other = torch.load(first, weights_only=False)
+    other["hyper_parameters"]["delta_t"] = 2 * DT
+    torch.save(other, tmp_path / "other_dt.ckpt")
+    with pytest.raises(ConfigError, match="delta_t"):
+        build_model(train_cli.build_config(args), str(tmp_path / "other_dt.ckpt"))
+
+
 def test_old_style_checkpoint_loads_with_defaults(tmp_path):
     torch.manual_seed(0)
     old = FlowModel(delta_t=DT, array_dim=[2, 6, H, W], network_kwargs={"base": 32})

@@ -41,7 +41,9 @@ def add_arguments(parser) -> None:
     a("--max-epochs", type=int, default=20)
     a("--max-steps", type=int, default=-1)
     a("--resume", action="store_true", help="continue from the last checkpoint of OUTPUT_DIR")
-    a("--checkpoint", default=None, help="initial weights (or the model of --just-val/--just-demo)")
+    a("--checkpoint", default=None,
+      help="initial weights and architecture; lr, schedule and loss weights come from this command "
+           "(or the model of --just-val/--just-demo)")  # fmt: skip
     a("--precision", default=None, help="Lightning precision (default: 16-mixed on GPU, 32 on CPU)")
     a("--cpu", action="store_true", help="train on CPU in fp32")
     a("--just-val", action="store_true", help="only evaluate the checkpoint on the validation data")

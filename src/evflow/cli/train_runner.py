@@ -21,16 +21,31 @@ def last_checkpoint(output_dir: Path) -> Path | None:
 
 
 def build_model(config: dict, checkpoint: str | None):
-    """A fresh FlowModel, or one loaded from ``checkpoint`` (old-style checkpoints get defaults)."""
+    """A fresh FlowModel, or one starting from the weights of ``checkpoint`` (old-style checkpoints get defaults).
+
+    From a checkpoint the architecture (network and its kwargs) is the checkpoint's; the training settings
+    (learning rate, schedule, loss weights, draw_dense) are the command's, so fine-tuning with other loss weights
+    really uses them.
+
+    Raises:
+        ConfigError: the checkpoint's input size, preprocessing or delta_t differ from the data's.
+    """
     from evflow.flow.lightning_model import FlowModel
     from evflow.flow.model_io import load_flow_model
 
     if checkpoint is None:
         return FlowModel(**config["model"])
-    model = load_flow_model(checkpoint)
-    if list(model.hparams.array_dim) != list(config["model"]["array_dim"]):
-        raise ConfigError(f"{checkpoint}: array_dim {model.hparams.array_dim} != data {config['model']['array_dim']}")
-    model.hparams.learning_rate = config["model"]["learning_rate"]
+    loaded = load_flow_model(checkpoint)
+    hp, wanted = loaded.hparams, config["model"]
+    for key in ("array_dim", "preprocess", "delta_t"):
+        have = list(hp[key]) if key == "array_dim" else hp[key]
+        want = list(wanted[key]) if key == "array_dim" else wanted[key]
+        if have != want:
+            raise ConfigError(f"{checkpoint}: {key} {have} != {want} of the data/command")
+    merged = {**wanted, "feature_extractor_name": hp.feature_extractor_name, "network_kwargs": hp.network_kwargs}
+    merged["preprocess_kwargs"] = hp.preprocess_kwargs
+    model = FlowModel(**merged)
+    model.network.load_state_dict(loaded.network.state_dict())
     return model
 
 
