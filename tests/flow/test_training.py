@@ -13,7 +13,7 @@ from flow_data import DT, H, W, moving_pattern, tiny_hparams, write_tensor_file
 
 from evflow.cli import train as train_cli
 from evflow.cli.main import main
-from evflow.cli.train_runner import run_training
+from evflow.cli.train_runner import build_model, run_training
 from evflow.data.flow_file import write_flow_file
 from evflow.errors import ConfigError
 from evflow.flow.callbacks import max_consecutive_batch
@@ -111,8 +111,6 @@ def test_checkpoint_fine_tunes_with_the_commands_training_settings(tiny_dataset,
     first = tmp_path / "a" / "checkpoints" / "last.ckpt"
     args = parse([str(tmp_path / "b"), *argv, "--checkpoint", str(first), "--lr", "2e-4", "--lr-schedule", "cosine",
                   "--loss-weight", "contrast=3", "--loss-weight", "smoothness=0.2"])  # fmt: skip
-    from evflow.cli.train_runner import build_model
-
     model = build_model(train_cli.build_config(args), str(first))
     hp = model.hparams
     assert hp.learning_rate == 2e-4 and hp.lr_schedule == "cosine"

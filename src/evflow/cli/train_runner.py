@@ -24,8 +24,8 @@ def build_model(config: dict, checkpoint: str | None):
     """A fresh FlowModel, or one starting from the weights of ``checkpoint`` (old-style checkpoints get defaults).
 
     From a checkpoint the architecture (network and its kwargs) is the checkpoint's; the training settings
-    (learning rate, schedule, loss weights, draw_dense) are the command's, so fine-tuning with other loss weights
-    really uses them.
+    (learning rate, schedule, loss weights, draw_dense) and the preprocessing kwargs are the command's and the
+    data's, so fine-tuning with other loss weights really uses them.
 
     Raises:
         ConfigError: the checkpoint's input size, preprocessing or delta_t differ from the data's.
@@ -37,14 +37,12 @@ def build_model(config: dict, checkpoint: str | None):
         return FlowModel(**config["model"])
     loaded = load_flow_model(checkpoint)
     hp, wanted = loaded.hparams, config["model"]
-    for key in ("array_dim", "preprocess", "delta_t"):
-        have = list(hp[key]) if key == "array_dim" else hp[key]
-        want = list(wanted[key]) if key == "array_dim" else wanted[key]
-        if have != want:
-            raise ConfigError(f"{checkpoint}: {key} {have} != {want} of the data/command")
-    merged = {**wanted, "feature_extractor_name": hp.feature_extractor_name, "network_kwargs": hp.network_kwargs}
-    merged["preprocess_kwargs"] = hp.preprocess_kwargs
-    model = FlowModel(**merged)
+    for key in ("array_dim", "preprocess", "delta_t"):  # both sides hold plain values (array_dim: list of ints)
+        if hp[key] != wanted[key]:
+            raise ConfigError(f"{checkpoint}: {key} {hp[key]} != {wanted[key]} of the data/command")
+    # the data's preprocess_kwargs stay: they describe the inputs the fine-tuned model is trained on
+    architecture = {"feature_extractor_name": hp.feature_extractor_name, "network_kwargs": hp.network_kwargs}
+    model = FlowModel(**{**wanted, **architecture})
     model.network.load_state_dict(loaded.network.state_dict())
     return model
 
