@@ -143,3 +143,58 @@ def test_start_ts_and_bad_inputs():
         event_cube(events, np.zeros((1, 6, 1, 1), np.float32), 0)
     with pytest.raises(EventValueError, match="lack field"):
         event_cube(np.zeros(3), np.zeros((1, 6, 1, 1), np.float32), 10)
+
+
+def _event_cube_by_hand(events, out, total, split, ds, reset, drop, max_incr=5.0):
+    """The docstring formula, one event at a time in plain Python (float64 tau, accumulation in out's dtype)."""
+    n_tbins, n_ch, height, width = out.shape
+    micro = n_ch // 2 if split else n_ch
+    n = n_tbins * micro
+    if reset:
+        out[:] = 0
+    kk = out.dtype.type(1.0 / (max_incr * 4**ds))
+    one = out.dtype.type(1.0)
+    for x, y, p, t in zip(events["x"], events["y"], events["p"], events["t"]):
+        x, y = int(x) >> ds, int(y) >> ds
+        if not (0 <= x < width and 0 <= y < height and 0 <= t < total and p in (0, 1)):
+            assert drop
+            continue
+        tau1 = int(t) * (n / total) + 0.5
+        right = int(tau1)
+        inc = kk if split else kk * out.dtype.type(2 * int(p) - 1)
+        inc_r = out.dtype.type(tau1 - right) * inc
+        for b, share in ((right - 1, inc - inc_r), (right, inc_r)):
+            if 0 <= b < n:
+                tb, d = divmod(b, micro)
+                c = 2 * d + int(p) if split else d
+                v = out[tb, c, y, x] + share
+                out[tb, c, y, x] = min(v, one) if split and reset else min(max(v, -one), one)
+    return out
+
+
+@pytest.mark.parametrize("split,reset,drop,ds,dtype", [
+    (True, True, False, 0, np.float32),
+    (True, False, False, 0, np.float32),
+    (False, True, False, 1, np.float32),
+    (True, True, True, 0, np.float64),
+    (False, False, True, 1, np.float64),
+])  # fmt: skip
+def test_event_cube_long_streams_match_the_formula(split, reset, drop, ds, dtype):
+    # thousands of events (far more than the kernel's prefetch ring), many on the same few pixels so the
+    # clamps act, events at the very first/last micro bin, and out-of-range events when dropping
+    rng = np.random.default_rng(7)
+    n, total, height, width = 3000, 90_000, 6, 5
+    x = rng.integers(0, width << ds, n)
+    y = rng.integers(0, height << ds, n)
+    t = np.sort(np.concatenate([rng.integers(0, total, n - 40), np.zeros(20, int), np.full(20, total - 1)]))
+    p = rng.integers(0, 2, n)
+    if drop:
+        bad = rng.choice(n, 50, replace=False)
+        x[bad[:25]] = width << ds
+        t[bad[25:]] = total + 5
+    events = make_events(x, y, p, t)
+    start = rng.uniform(-3, 3, (3, 6, height, width)).astype(dtype)  # out of [-1, 1] where not reset
+    got = event_cube(events, start.copy(), total, ds, reset, split, drop_out_of_range=drop)
+    want = _event_cube_by_hand(events, start.copy(), total, split, ds, reset, drop)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    assert np.abs(got).max() <= 1.0 or not reset

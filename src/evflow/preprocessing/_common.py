@@ -8,12 +8,41 @@ that names the event, the field and the allowed range.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from evflow.errors import EventValueError, ShapeError
 
 OK = -1
 """Kernel return value when every event was valid (or dropped on request)."""
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Hint the CPU to fetch ``array[index]`` into L2 (no fault, no effect on results); numba-only.
+
+    Scattering kernels compute an event's target cells a few dozen events ahead and prefetch them, so
+    the cache misses of many events overlap instead of stalling one after the other. Read intent with
+    locality 2 (``prefetcht1`` on x86) measured fastest: the write-intent and L1 variants were slower.
+    """
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        ary = context.make_array(array_type)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, array_type, ary, [args[1]], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        # (address, rw=0 read, locality=2, cache type=1 data)
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
 
 
 @njit(cache=True, inline="always")
