@@ -6,8 +6,13 @@ FlowLoss of one weight set; the AEE of the result on event pixels is compared wi
 set under which even this direct optimisation does not approach the truth cannot teach a network either;
 one under which it does, can (the rest is optimisation of the network).
 
-Run: ``.venv/bin/python bench/bench_free_flow.py DATASET --delta-t 100000 [--batches 3] [--iterations 150]``
-(DATASET holds ``val/`` recordings with ``*_flow.h5`` labels at that ``delta_t``).
+With ``--checkpoint`` it also tells whether a trained network is limited by the objective or by its fit: under
+the checkpoint's own loss weights it prints the loss value and AEE of zero flow, the ground truth, the
+network's flow and the free field on the same batches. A network whose loss is above the ground truth's has
+not fitted the objective as well as the truth does.
+
+Run: ``.venv/bin/python bench/bench_free_flow.py DATASET --delta-t 100000 [--batches 3] [--iterations 150]
+[--checkpoint CKPT]`` (DATASET holds ``val/`` recordings with ``*_flow.h5`` labels at that ``delta_t``).
 """
 
 from __future__ import annotations
@@ -28,10 +33,70 @@ CONFIGS = {
 }
 
 
+def free_field(loss, pyramid, width, iterations):
+    """Optimise a 30x40-per-bin flow grid (upsampled to every level, pixels of that level) on ``loss`` from zero."""
+    import torch
+    import torch.nn.functional as F
+
+    fine = pyramid[-1]
+    param = torch.zeros(fine.shape[0] * fine.shape[1], 2, fine.shape[-2] // 4, fine.shape[-1] // 4, requires_grad=True)
+    opt = torch.optim.Adam([param], lr=0.05)
+
+    def flows():
+        return [F.interpolate(param, size=p.shape[-2:], mode="bilinear") * (p.shape[-1] / width) for p in pyramid]
+
+    for _ in range(iterations):
+        opt.zero_grad()
+        sum(loss(flows(), pyramid).values()).backward()
+        opt.step()
+    with torch.no_grad():
+        return flows()
+
+
+def score(loss, flows, pyramid, batch):
+    """``(loss value, AEE on event pixels with finite GT)`` of coarse-to-fine ``flows`` ``(T*B, 2, h, w)``."""
+    import torch
+
+    with torch.no_grad():
+        value = float(sum(loss(flows, pyramid).values()))
+        gt = gt_pyramid(batch["labels"], pyramid)[-1]
+        events = pyramid[-1].abs().amax(2).flatten(0, 1) > 0
+        events &= torch.isfinite(batch["labels"].flatten(0, 1)[:, 0])
+        return value, float((flows[-1] - gt).norm(dim=1)[events].mean())
+
+
+def network_rows(checkpoint, batches, pyramid_of, width, iterations, delta_t):
+    """Loss value and AEE of zero flow, the truth, the checkpoint's network and a free field, under its weights."""
+    import numpy as np
+    import torch
+
+    from evflow.flow.losses import FlowLoss
+    from evflow.flow.model_io import load_flow_model
+
+    model = load_flow_model(checkpoint).eval()
+    if int(model.hparams.delta_t) != delta_t:
+        raise SystemExit(f"{checkpoint} was trained on {model.hparams.delta_t} µs bins, not --delta-t {delta_t}")
+    loss = FlowLoss(model.hparams.loss_weights)
+    rows = {"zero flow": [], "ground truth": [], "network": [], "free field": []}
+    for batch in batches:
+        pyr = pyramid_of(batch["inputs"])
+        gt = gt_pyramid(batch["labels"], pyr)
+        rows["zero flow"].append(score(loss, [g * 0 for g in gt], pyr, batch))
+        rows["ground truth"].append(score(loss, gt, pyr, batch))
+        with torch.no_grad():
+            model.network.reset_all()
+            net = [f.reshape(-1, *f.shape[2:]) for f in model.network(batch["inputs"])]
+        rows["network"].append(score(loss, net, pyr, batch))
+        rows["free field"].append(score(loss, free_field(loss, pyr, width, iterations), pyr, batch))
+    print(f"\n{checkpoint}, its loss weights {model.hparams.loss_weights} (lower loss is better)")
+    print("| flow | loss | AEE |\n|---|---:|---:|")
+    for name, values in rows.items():
+        print(f"| {name} | {np.mean([v[0] for v in values]):.4f} | {np.mean([v[1] for v in values]):.3f} |")
+
+
 def main() -> int:
     import numpy as np
     import torch
-    import torch.nn.functional as F
 
     from evflow.flow.data_module import FlowDataModule
     from evflow.flow.flow_network import FlowNetwork
@@ -43,6 +108,8 @@ def main() -> int:
     ap.add_argument("--height-width", type=int, nargs=2, default=(120, 160))
     ap.add_argument("--batches", type=int, default=3)
     ap.add_argument("--iterations", type=int, default=150)
+    ap.add_argument("--checkpoint", help="also compare this trained model with the truth and the free field")
+    ap.add_argument("--skip-configs", action="store_true", help="only the --checkpoint comparison")
     args = ap.parse_args()
     torch.set_num_threads(1)
     h, w = args.height_width
@@ -55,28 +122,19 @@ def main() -> int:
     if not batches:
         raise SystemExit(f"no fully labelled batch under {args.dataset}/val")
     pyramid_of = FlowNetwork(array_dim).interpolate_all_inputs_using_pyramid
-    print(f"{len(batches)} batches of {array_dim}, {args.iterations} Adam steps (lr 0.05 px) from zero flow")
-    print("| weights | AEE | zero-flow AEE | ratio |\n|---|---:|---:|---:|")
-    for name, weights in CONFIGS.items():
-        loss = FlowLoss(weights)
-        aee, zero = [], []
-        for batch in batches:
-            pyr = pyramid_of(batch["inputs"])
-            gt = gt_pyramid(batch["labels"], pyr)[-1]
-            param = torch.zeros(pyr[-1].shape[0] * pyr[-1].shape[1], 2, h // 4, w // 4, requires_grad=True)
-            opt = torch.optim.Adam([param], lr=0.05)
-            for _ in range(args.iterations):
-                flows = [F.interpolate(param, size=p.shape[-2:], mode="bilinear") * (p.shape[-1] / w) for p in pyr]
-                opt.zero_grad()
-                sum(loss(flows, pyr).values()).backward()
-                opt.step()
-            with torch.no_grad():
-                flow = F.interpolate(param, size=(h, w), mode="bilinear")
-                events = pyr[-1].abs().amax(2).flatten(0, 1) > 0
-                events &= torch.isfinite(batch["labels"].flatten(0, 1)[:, 0])
-                aee.append(float((flow - gt).norm(dim=1)[events].mean()))
-                zero.append(float(gt.norm(dim=1)[events].mean()))
-        print(f"| {name} | {np.mean(aee):.3f} | {np.mean(zero):.3f} | {np.mean(aee) / np.mean(zero):.2f}x |")
+    if not args.skip_configs:
+        print(f"{len(batches)} batches of {array_dim}, {args.iterations} Adam steps (lr 0.05 px) from zero flow")
+        print("| weights | AEE | zero-flow AEE | ratio |\n|---|---:|---:|---:|")
+        for name, weights in CONFIGS.items():
+            loss = FlowLoss(weights)
+            aee, zero = [], []
+            for batch in batches:
+                pyr = pyramid_of(batch["inputs"])
+                aee.append(score(loss, free_field(loss, pyr, w, args.iterations), pyr, batch)[1])
+                zero.append(score(loss, [g * 0 for g in gt_pyramid(batch["labels"], pyr)], pyr, batch)[1])
+            print(f"| {name} | {np.mean(aee):.3f} | {np.mean(zero):.3f} | {np.mean(aee) / np.mean(zero):.2f}x |")
+    if args.checkpoint:
+        network_rows(args.checkpoint, batches, pyramid_of, w, args.iterations, args.delta_t)
     return 0
 
 
