@@ -124,10 +124,14 @@ def _event_cube_body(ev, t0, out, total, split, k, ds, drop, lower):
             ring_ib[s] = inc_r
             prefetch(flat, a)
             prefetch(flat, b)
-        else:  # right == n: only the left share; right == 0: only the right one
-            a = table[right - 1] + base if right >= 1 else table[right] + base
+        else:  # one share only, stored as a; b repeats its cell with increment 0
+            if right >= 1:  # right == n: the right share falls after the last micro bin
+                a = table[right - 1] + base
+                ring_ia[s] = inc_l
+            else:  # right == 0: the left share falls before micro bin 0
+                a = table[right] + base
+                ring_ia[s] = inc_r
             ring_a[s] = a
-            ring_ia[s] = inc_l if right >= 1 else inc_r
             ring_b[s] = a
             ring_ib[s] = zero
             prefetch(flat, a)
