@@ -21,7 +21,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from evflow.preprocessing._common import OK, check_output, check_total, event_fields, prefetch, raise_bad_event
+from evflow.preprocessing._common import (
+    OK,
+    check_output,
+    check_total,
+    event_fields,
+    prefetch,
+    raise_bad_event,
+    zero_output,
+)
 
 
 @njit(cache=True)
@@ -56,10 +64,11 @@ _RING = 256  # power of two > PREFETCH_DISTANCE
 
 
 @njit(cache=True, inline="always")
-def _flush(flat, s, ring_a, ring_b, ring_ia, ring_ib, one, lower):
-    """Accumulate ring slot ``s``: share ``a`` first, then ``b`` (``b`` may be ``a`` again with increment 0)."""
-    _acc(flat, ring_a[s], ring_ia[s], one, lower)
-    _acc(flat, ring_b[s], ring_ib[s], one, lower)
+def _flush(flat, s, ring_off, ring_inc, one, lower):
+    """Accumulate the event in ring slot ``s`` (entries ``s``, ``s + 1``): share ``a`` first, then ``b``
+    (``b`` may be ``a`` again with increment 0)."""
+    _acc(flat, ring_off[s], ring_inc[s], one, lower)
+    _acc(flat, ring_off[s + 1], ring_inc[s + 1], one, lower)
 
 
 @njit(cache=True, inline="always")
@@ -85,10 +94,10 @@ def _event_cube_body(ev, t0, out, total, split, k, ds, drop, lower):
     # range checks fused into the pass; an unsigned compare folds "v < 0 or v >= bound" into one test
     uw, uh, ut = np.uint64(width), np.uint64(height), np.uint64(total)
     mask = _RING - 1
-    ring_a = np.empty(_RING, np.int64)
-    ring_b = np.empty(_RING, np.int64)
-    ring_ia = np.empty(_RING, flat.dtype)
-    ring_ib = np.empty(_RING, flat.dtype)
+    # slot s holds (a, b) at ring_off[2s], ring_off[2s + 1] and their increments likewise: two arrays instead
+    # of four keep two more registers free in the loop (6-7 % faster than one array per field)
+    ring_off = np.empty(2 * _RING, np.int64)
+    ring_inc = np.empty(2 * _RING, flat.dtype)
     dropped = 0
     w = 0  # events put in the ring so far
     for i in range(ev.shape[0]):
@@ -114,32 +123,32 @@ def _event_cube_body(ev, t0, out, total, split, k, ds, drop, lower):
             inc = kk * flat.dtype.type(2 * pi - 1)
         inc_r = w_right * inc
         inc_l = inc - inc_r
-        s = w & mask
+        s = 2 * (w & mask)
         if right >= 1 and right < n:  # both shares in range: the common case
             a = table[right - 1] + base
-            ring_a[s] = a
-            ring_ia[s] = inc_l
             b = table[right] + base
-            ring_b[s] = b
-            ring_ib[s] = inc_r
+            ring_off[s] = a
+            ring_off[s + 1] = b
+            ring_inc[s] = inc_l
+            ring_inc[s + 1] = inc_r
             prefetch(flat, a)
             prefetch(flat, b)
         else:  # one share only, stored as a; b repeats its cell with increment 0
             if right >= 1:  # right == n: the right share falls after the last micro bin
                 a = table[right - 1] + base
-                ring_ia[s] = inc_l
+                ring_inc[s] = inc_l
             else:  # right == 0: the left share falls before micro bin 0
                 a = table[right] + base
-                ring_ia[s] = inc_r
-            ring_a[s] = a
-            ring_b[s] = a
-            ring_ib[s] = zero
+                ring_inc[s] = inc_r
+            ring_off[s] = a
+            ring_off[s + 1] = a
+            ring_inc[s + 1] = zero
             prefetch(flat, a)
         w += 1
         if w > PREFETCH_DISTANCE:
-            _flush(flat, (w - 1 - PREFETCH_DISTANCE) & mask, ring_a, ring_b, ring_ia, ring_ib, one, lower)
+            _flush(flat, 2 * ((w - 1 - PREFETCH_DISTANCE) & mask), ring_off, ring_inc, one, lower)
     for r in range(max(w - PREFETCH_DISTANCE, 0), w):
-        _flush(flat, r & mask, ring_a, ring_b, ring_ia, ring_ib, one, lower)
+        _flush(flat, 2 * (r & mask), ring_off, ring_inc, one, lower)
     return OK, dropped
 
 
@@ -199,7 +208,7 @@ def event_cube(
     check_output(output, (np.float32, np.float64), "event_cube", channels_even=split_polarity)
     total = check_total(total_tbins_delta_t)
     if reset:
-        output.fill(0)
+        zero_output(output)
     k = 1.0 / (float(max_incr_per_pixel) * 4**downsampling_factor)
     event_fields(events)  # checks the field names
     ds = int(downsampling_factor)

@@ -24,6 +24,7 @@ from evflow.preprocessing._common import (
     event_fields,
     event_is_bad,
     raise_bad_event,
+    zero_output,
 )
 
 
@@ -51,7 +52,7 @@ def _run(name, signed, events, output, total_tbins_delta_t, ds, reset, max_incr_
     check_output(output, (np.float32, np.float64), name)
     total = check_total(total_tbins_delta_t)
     if reset:
-        output.fill(0)
+        zero_output(output)
     k = 1.0 / (float(max_incr_per_pixel) * 4**ds)
     event_fields(events)  # checks the field names
     bad, _ = _histo_kernel(events, int(start_ts), output, total, k, int(ds), bool(drop), signed)

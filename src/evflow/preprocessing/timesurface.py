@@ -23,6 +23,7 @@ from evflow.preprocessing._common import (
     event_fields,
     event_is_bad,
     raise_bad_event,
+    zero_output,
 )
 
 
@@ -54,7 +55,7 @@ def _run(name, events, output, total_tbins_delta_t, ds, reset, normed, start_ts,
     check_output(output, (np.float32, np.float64), name, channels_even=True)
     total = check_total(total_tbins_delta_t)
     if reset:
-        output.fill(0)
+        zero_output(output)
     event_fields(events)  # checks the field names
     bad, _ = _timesurface_kernel(events, int(start_ts), output, total, int(ds), bool(drop), bool(normed))
     if bad != OK:
