@@ -29,6 +29,12 @@ CONFIGS = {
     "the same + contrast 2": {**BASE, "contrast": 2.0},
     "the same + contrast 5": {**BASE, "contrast": 5.0},
     "the same + contrast 10": {**BASE, "contrast": 10.0},
+    "the same + contrast 2, smoothness 0.025 / smoothness2 0.0375": {
+        **BASE,
+        "contrast": 2.0,
+        "smoothness": 0.025,
+        "smoothness2": 0.0375,
+    },
     "contrast + smoothness only": {"contrast": 1.0, **SMOOTH},
 }
 
