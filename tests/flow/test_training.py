@@ -77,6 +77,19 @@ def test_fast_dev_run(tiny_dataset, tmp_path):
     assert weights == {**train_cli.LOSS_WEIGHTS, "smoothness2": 0.05}
 
 
+def test_architecture_options_reach_the_network(tiny_dataset, tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", str(out), str(tiny_dataset), "--fast-dev-run", *FAST, "--feature-extractor", "eminet_non_sep",
+            "--scales", "4"]  # fmt: skip
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["feature_extractor_name"] == "eminet_non_sep"
+    assert config["model"]["network_kwargs"]["scales"] == 4
+    model = build_model(config, None)
+    assert model.network.get_nb_scales() == 4
+    assert not any(m.groups > 1 for m in model.network.modules() if isinstance(m, torch.nn.Conv2d))
+
+
 @pytest.mark.parametrize("item", ["smooth=1", "data", "data=abc", "data=-1", "data=nan", "data=inf"])
 def test_bad_loss_weight_is_rejected(item):
     with pytest.raises(ConfigError, match="--loss-weight"):

@@ -65,6 +65,7 @@ def add_arguments(parser) -> None:
     a("--feature-extractor", default="eminet")
     a("--depth", type=int, default=1, help="recurrent depth (midinet2)")
     a("--feature-base", type=int, default=16)
+    a("--scales", type=int, default=3, help="number of encoder/decoder levels (flow scales)")
     a("--rnn-cell", default="lstm", choices=("lstm", "gru"))
     a("--curriculum-param", type=float, default=1.414)
     a(
@@ -139,6 +140,8 @@ def build_config(args) -> dict:
     """The effective configuration (saved as ``config.json``)."""
     prep = infer_preprocessing(args)
     network_kwargs = {"base": args.feature_base, "separable": True, "rnn_cell": args.rnn_cell}
+    if args.scales != 3:
+        network_kwargs["scales"] = args.scales
     if args.feature_extractor == "midinet2":
         network_kwargs["depth"] = args.depth
     on_cpu = args.cpu or args.accelerator == "cpu"
