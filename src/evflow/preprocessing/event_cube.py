@@ -32,18 +32,6 @@ from evflow.preprocessing._common import (
 )
 
 
-@njit(cache=True)
-def _offsets(n_tbins, n_ch, plane, split):
-    """Flat offset of micro bin ``b`` (all time bins together) in the output, for every ``b``."""
-    n_micro = n_ch // 2 if split else n_ch
-    step = 2 if split else 1
-    table = np.empty(n_tbins * n_micro, np.int64)
-    for b in range(n_tbins * n_micro):
-        tb = b // n_micro
-        table[b] = (tb * n_ch + (b - tb * n_micro) * step) * plane
-    return table
-
-
 @njit(cache=True, inline="always")
 def _acc(flat, j, inc, one, lower):
     """One clamped accumulation ``flat[j] = clip(flat[j] + inc, -1, 1)`` in the output's precision.
@@ -84,8 +72,10 @@ def _event_cube_body(ev, t0, out, total, split, k, ds, drop, lower):
     """
     n_tbins, n_ch, height, width = out.shape
     plane = height * width
-    table = _offsets(n_tbins, n_ch, plane, split)
-    n = table.shape[0]
+    # micro bin b starts at b * stride in the flat output (time bin tb holds micro bins tb * D .. tb * D + D - 1
+    # at channels 2d (+ p) with split polarity, d otherwise): no table needed
+    stride = (2 if split else 1) * plane
+    n = n_tbins * (n_ch // 2 if split else n_ch)
     flat = out.reshape(-1)
     zero = flat.dtype.type(0.0)
     one = flat.dtype.type(1.0)
@@ -125,8 +115,8 @@ def _event_cube_body(ev, t0, out, total, split, k, ds, drop, lower):
         inc_l = inc - inc_r
         s = 2 * (w & mask)
         if right >= 1 and right < n:  # both shares in range: the common case
-            a = table[right - 1] + base
-            b = table[right] + base
+            a = (right - 1) * stride + base
+            b = a + stride
             ring_off[s] = a
             ring_off[s + 1] = b
             ring_inc[s] = inc_l
@@ -135,10 +125,10 @@ def _event_cube_body(ev, t0, out, total, split, k, ds, drop, lower):
             prefetch(flat, b)
         else:  # one share only, stored as a; b repeats its cell with increment 0
             if right >= 1:  # right == n: the right share falls after the last micro bin
-                a = table[right - 1] + base
+                a = (right - 1) * stride + base
                 ring_inc[s] = inc_l
             else:  # right == 0: the left share falls before micro bin 0
-                a = table[right] + base
+                a = base  # right * stride with right == 0
                 ring_inc[s] = inc_r
             ring_off[s] = a
             ring_off[s + 1] = a
