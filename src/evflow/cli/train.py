@@ -139,9 +139,7 @@ def parse_loss_weights(items) -> dict:
 def build_config(args) -> dict:
     """The effective configuration (saved as ``config.json``)."""
     prep = infer_preprocessing(args)
-    network_kwargs = {"base": args.feature_base, "separable": True, "rnn_cell": args.rnn_cell}
-    if args.scales != 3:
-        network_kwargs["scales"] = args.scales
+    network_kwargs = {"base": args.feature_base, "scales": args.scales, "separable": True, "rnn_cell": args.rnn_cell}
     if args.feature_extractor == "midinet2":
         network_kwargs["depth"] = args.depth
     on_cpu = args.cpu or args.accelerator == "cpu"
