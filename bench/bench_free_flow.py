@@ -11,8 +11,12 @@ the checkpoint's own loss weights it prints the loss value and AEE of zero flow,
 network's flow and the free field on the same batches. A network whose loss is above the ground truth's has
 not fitted the objective as well as the truth does.
 
+With ``--from-truth`` every free field starts at the ground truth instead: under a loss whose optimum is the
+truth it stays there (AEE near 0); how far it drifts measures the objective's own bias.
+
 Run: ``.venv/bin/python bench/bench_free_flow.py DATASET --delta-t 100000 [--batches 3] [--iterations 150]
-[--checkpoint CKPT]`` (DATASET holds ``val/`` recordings with ``*_flow.h5`` labels at that ``delta_t``).
+[--checkpoint CKPT] [--from-truth]`` (DATASET holds ``val/`` recordings with ``*_flow.h5`` labels at that
+``delta_t``).
 """
 
 from __future__ import annotations
@@ -39,13 +43,21 @@ CONFIGS = {
 }
 
 
-def free_field(loss, pyramid, width, iterations):
-    """Optimise a 30x40-per-bin flow grid (upsampled to every level, pixels of that level) on ``loss`` from zero."""
+def free_field(loss, pyramid, width, iterations, start=None):
+    """Optimise a 30x40-per-bin flow grid (upsampled to every level, pixels of that level) on ``loss``.
+
+    ``start`` is ``None`` (zero flow) or a finest-level ``(T*B, 2, H, W)`` flow (e.g. the truth, NaN read as 0)
+    whose 4x4 means are the initial grid.
+    """
     import torch
     import torch.nn.functional as F
 
     fine = pyramid[-1]
-    param = torch.zeros(fine.shape[0] * fine.shape[1], 2, fine.shape[-2] // 4, fine.shape[-1] // 4, requires_grad=True)
+    if start is None:
+        param = torch.zeros(fine.shape[0] * fine.shape[1], 2, fine.shape[-2] // 4, fine.shape[-1] // 4)
+    else:
+        param = F.avg_pool2d(torch.nan_to_num(start.detach()), 4)
+    param.requires_grad_(True)
     opt = torch.optim.Adam([param], lr=0.05)
 
     def flows():
@@ -71,7 +83,7 @@ def score(loss, flows, pyramid, batch):
         return value, float((flows[-1] - gt).norm(dim=1)[events].mean())
 
 
-def network_rows(checkpoint, batches, pyramid_of, width, iterations, delta_t):
+def network_rows(checkpoint, batches, pyramid_of, width, iterations, delta_t, from_truth=False):
     """Loss value and AEE of zero flow, the truth, the checkpoint's network and a free field, under its weights."""
     import numpy as np
     import torch
@@ -93,7 +105,8 @@ def network_rows(checkpoint, batches, pyramid_of, width, iterations, delta_t):
             model.network.reset_all()
             net = [f.reshape(-1, *f.shape[2:]) for f in model.network(batch["inputs"])]
         rows["network"].append(score(loss, net, pyr, batch))
-        rows["free field"].append(score(loss, free_field(loss, pyr, width, iterations), pyr, batch))
+        start = gt[-1] if from_truth else None
+        rows["free field"].append(score(loss, free_field(loss, pyr, width, iterations, start), pyr, batch))
     print(f"\n{checkpoint}, its loss weights {model.hparams.loss_weights} (lower loss is better)")
     print("| flow | loss | AEE |\n|---|---:|---:|")
     for name, values in rows.items():
@@ -116,6 +129,11 @@ def main() -> int:
     ap.add_argument("--iterations", type=int, default=150)
     ap.add_argument("--checkpoint", help="also compare this trained model with the truth and the free field")
     ap.add_argument("--skip-configs", action="store_true", help="only the --checkpoint comparison")
+    ap.add_argument(
+        "--from-truth",
+        action="store_true",
+        help="start the free field at the ground truth instead of zero flow: does the loss keep it there?",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     h, w = args.height_width
@@ -129,18 +147,20 @@ def main() -> int:
         raise SystemExit(f"no fully labelled batch under {args.dataset}/val")
     pyramid_of = FlowNetwork(array_dim).interpolate_all_inputs_using_pyramid
     if not args.skip_configs:
-        print(f"{len(batches)} batches of {array_dim}, {args.iterations} Adam steps (lr 0.05 px) from zero flow")
+        origin = "the ground truth" if args.from_truth else "zero flow"
+        print(f"{len(batches)} batches of {array_dim}, {args.iterations} Adam steps (lr 0.05 px) from {origin}")
         print("| weights | AEE | zero-flow AEE | ratio |\n|---|---:|---:|---:|")
         for name, weights in CONFIGS.items():
             loss = FlowLoss(weights)
             aee, zero = [], []
             for batch in batches:
                 pyr = pyramid_of(batch["inputs"])
-                aee.append(score(loss, free_field(loss, pyr, w, args.iterations), pyr, batch)[1])
+                start = gt_pyramid(batch["labels"], pyr)[-1] if args.from_truth else None
+                aee.append(score(loss, free_field(loss, pyr, w, args.iterations, start), pyr, batch)[1])
                 zero.append(score(loss, [g * 0 for g in gt_pyramid(batch["labels"], pyr)], pyr, batch)[1])
             print(f"| {name} | {np.mean(aee):.3f} | {np.mean(zero):.3f} | {np.mean(aee) / np.mean(zero):.2f}x |")
     if args.checkpoint:
-        network_rows(args.checkpoint, batches, pyramid_of, w, args.iterations, args.delta_t)
+        network_rows(args.checkpoint, batches, pyramid_of, w, args.iterations, args.delta_t, args.from_truth)
     return 0
 
 
