@@ -16,7 +16,7 @@ from evflow.cli.main import main
 from evflow.cli.train_runner import build_model, run_training
 from evflow.data.flow_file import write_flow_file
 from evflow.errors import ConfigError
-from evflow.flow.callbacks import max_consecutive_batch
+from evflow.flow.callbacks import SEED_STRIDE, FlowCallback, max_consecutive_batch
 from evflow.flow.data_module import FlowDataModule
 from evflow.flow.lightning_model import FlowModel
 from evflow.flow.model_io import load_flow_model
@@ -48,6 +48,21 @@ class StepLosses(pl.Callback):
 def test_curriculum_law():
     assert [max_consecutive_batch(e, 1.414) for e in range(10)] == [1, 1, 1, 1, 2, 3, 5, 7, 11, 15]
     assert max_consecutive_batch(5000, 1.414) == 10**9 and max_consecutive_batch(7, 0.5) == 1
+
+
+def test_run_seed_reaches_the_epoch_plan(tiny_dataset):
+    """--seed changes the data order and augmentation seed of every epoch; seed 0 keeps the epoch number."""
+    from types import SimpleNamespace
+
+    paths = [str(p) for p in sorted((tiny_dataset / "train").glob("*.h5"))]
+    seeds = {}
+    for run_seed in (0, 1):
+        loader = FlowDataModule(tiny_hparams(), tiny_dataset)._get_dataloader(paths)
+        trainer = SimpleNamespace(current_epoch=3, train_dataloader=loader)
+        module = SimpleNamespace(log=lambda *a, **k: None)
+        FlowCallback(None, 1.414, 0, seed=run_seed).on_train_epoch_start(trainer, module)
+        seeds[run_seed] = loader.dataset.epoch_seed
+    assert seeds == {0: 3, 1: SEED_STRIDE + 3}
 
 
 def test_few_steps_decrease_loss(tiny_dataset):

@@ -65,6 +65,7 @@ def build_trainer(config: dict, output_dir: Path, data_module, has_val: bool, ex
         cb["video_result_every_n_epochs"] if has_val else 0,
         cb["mask_flow_by_input"],
         cb["demo_num_batches"],
+        seed=int(config.get("seed", 0)),
     )
     trainer_kwargs = dict(config["trainer"])
     if not has_val:

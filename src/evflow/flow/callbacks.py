@@ -2,7 +2,8 @@
 
 Before every training epoch the training recordings are cut into segments of at most
 ``max_consecutive_batch = max(1, int(curriculum_param ** (epoch - 1)))`` consecutive batches and re-dealt to the
-batch rows (shuffled with the epoch number as seed, so every DDP rank and a resumed run get the same plan).
+batch rows (shuffled with ``seed * SEED_STRIDE + epoch`` as seed, so every DDP rank and a resumed run get the same
+plan, and ``evflow train --seed`` changes the data order and augmentation too, not only the initial weights).
 Short sequences first let the network learn flow before it must learn to carry memory; once the value exceeds
 a recording's length the recording is read whole. With the default ``p = 1.414`` epochs 0..9 give
 1, 1, 1, 1, 2, 3, 5, 7, 11, 15. (The original clamped ``p`` to at most 1, which froze the value at 1.)
@@ -13,6 +14,8 @@ from __future__ import annotations
 import lightning.pytorch as pl
 
 MAX_CONSECUTIVE = 10**9
+SEED_STRIDE = 1_000_003
+"""Epoch plans of runs whose seeds differ by one are ``SEED_STRIDE`` apart (seed 0: the epoch number itself)."""
 
 
 def max_consecutive_batch(epoch: int, curriculum_param: float) -> int:
@@ -33,6 +36,7 @@ class FlowCallback(pl.Callback):
         video_result_every_n_epochs: demo period in epochs (0 disables the demo).
         mask_flow_by_input: draw flow only where there are events.
         demo_num_batches: batches rendered in each demo video.
+        seed: run seed mixed into the epoch's plan and augmentation seed (0: the epoch number, as before).
     """
 
     def __init__(
@@ -42,6 +46,7 @@ class FlowCallback(pl.Callback):
         video_result_every_n_epochs: int = 2,
         mask_flow_by_input: bool = True,
         demo_num_batches: int = 50,
+        seed: int = 0,
     ):
         super().__init__()
         self.data_module = data_module
@@ -49,6 +54,7 @@ class FlowCallback(pl.Callback):
         self.video_result_every_n_epochs = int(video_result_every_n_epochs)
         self.mask_flow_by_input = bool(mask_flow_by_input)
         self.demo_num_batches = int(demo_num_batches)
+        self.seed = int(seed)
 
     def _train_loader(self, trainer):
         loader = getattr(trainer, "train_dataloader", None)
@@ -65,7 +71,7 @@ class FlowCallback(pl.Callback):
             mcb = max_consecutive_batch(epoch, self.curriculum_param)
         loader = self._train_loader(trainer)
         if loader is not None:
-            loader.reschedule(max_consecutive_batch=mcb, shuffle=True, seed=epoch)
+            loader.reschedule(max_consecutive_batch=mcb, shuffle=True, seed=self.seed * SEED_STRIDE + epoch)
         pl_module.log("max_consecutive_batch", float(min(mcb, 1e9)), on_step=False, on_epoch=True, batch_size=1)
 
     def on_train_epoch_end(self, trainer, pl_module):
