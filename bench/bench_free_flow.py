@@ -155,9 +155,10 @@ def main() -> int:
             aee, zero = [], []
             for batch in batches:
                 pyr = pyramid_of(batch["inputs"])
-                start = gt_pyramid(batch["labels"], pyr)[-1] if args.from_truth else None
+                gt = gt_pyramid(batch["labels"], pyr)
+                start = gt[-1] if args.from_truth else None
                 aee.append(score(loss, free_field(loss, pyr, w, args.iterations, start), pyr, batch)[1])
-                zero.append(score(loss, [g * 0 for g in gt_pyramid(batch["labels"], pyr)], pyr, batch)[1])
+                zero.append(score(loss, [g * 0 for g in gt], pyr, batch)[1])
             print(f"| {name} | {np.mean(aee):.3f} | {np.mean(zero):.3f} | {np.mean(aee) / np.mean(zero):.2f}x |")
     if args.checkpoint:
         network_rows(args.checkpoint, batches, pyramid_of, w, args.iterations, args.delta_t, args.from_truth)
