@@ -10,7 +10,7 @@ from evflow.flow.lightning_model import FlowModel
 
 
 def make_checkpoint(path, height=32, width=40, delta_t=10000, preprocess="event_cube", rnn_cell="lstm", seed=0,
-                    architecture="eminet") -> Path:  # fmt: skip
+                    architecture="eminet", input_normalization="none") -> Path:  # fmt: skip
     """Save an untrained FlowModel as a Lightning-style checkpoint with evflow's self-describing block."""
     from evflow.preprocessing.registry import get_preprocessing_info
 
@@ -18,7 +18,8 @@ def make_checkpoint(path, height=32, width=40, delta_t=10000, preprocess="event_
     channels = get_preprocessing_info(preprocess).n_input_channels
     model = FlowModel(delta_t=delta_t, preprocess=preprocess, array_dim=(2, channels, height, width),
                       feature_extractor_name=architecture,
-                      network_kwargs={"base": 8, "rnn_cell": rnn_cell, "separable": True})  # fmt: skip
+                      network_kwargs={"base": 8, "rnn_cell": rnn_cell, "separable": True,
+                                      "input_normalization": input_normalization})  # fmt: skip
     with torch.no_grad():  # untrained regressors output ~0: make the flow visible and state-dependent
         for p in model.network.parameters():
             p.add_(0.05 * torch.randn_like(p))

@@ -57,6 +57,24 @@ def test_export_cli_files_match_eager_with_state_and_reset(tmp_path):
             state = {"h0": h, "c0": c}
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_exported_files_keep_the_input_normalization(tmp_path):
+    import onnxruntime as ort
+
+    ckpt = make_checkpoint(tmp_path / "m.ckpt", 32, 40, input_normalization="nonzero_mean")
+    assert main(["export", str(ckpt), str(tmp_path / "out")]) == 0  # export checks itself against the eager net
+    x = _windows(1)[0]
+    want = _eager(load_flow_model(ckpt).network.eval(), [x])[0]
+    jit = torch.jit.load(str(tmp_path / "out" / "model_flow.ptjit"))
+    with torch.no_grad():
+        np.testing.assert_allclose(jit(0.1 * x[None])[-1][0].numpy(), want, atol=1e-5)
+    session = ort.InferenceSession(str(tmp_path / "out" / "model_flow.onnx"), providers=["CPUExecutionProvider"])
+    info = json.loads((tmp_path / "out" / "info_flow.json").read_text())
+    state = {k: np.zeros(v, np.float32) for k, v in info["onnx"]["state_shapes"].items()}
+    flow = session.run(None, {"input": 0.1 * x.numpy(), **state})[0]
+    np.testing.assert_allclose(flow, want, atol=1e-4)
+
+
 def test_mismatch_fails_and_leaves_nothing(tmp_path):
     model = load_flow_model(make_checkpoint(tmp_path / "m.ckpt", 16, 16))
     with pytest.raises(ExportMismatchError, match="TorchScript export differs"):

@@ -12,9 +12,9 @@ from evflow.errors import ConfigError
 from evflow.flow.flow_network import FlowNetwork
 
 
-def _network(arch: str, cell: str = "lstm", seed: int = 0) -> FlowNetwork:
+def _network(arch: str, cell: str = "lstm", seed: int = 0, **kwargs) -> FlowNetwork:
     torch.manual_seed(seed)
-    net = FlowNetwork((1, 6, 32, 48), None, arch, base=8, rnn_cell=cell).eval()
+    net = FlowNetwork((1, 6, 32, 48), None, arch, base=8, rnn_cell=cell, **kwargs).eval()
     with torch.no_grad():  # non-trivial norm statistics, or folding them would be untested
         for m in net.modules():
             if isinstance(m, nn.BatchNorm2d):
@@ -42,10 +42,11 @@ def test_fold_batchnorm_matches_the_layer():
         torch.testing.assert_close(folded(x), layer(x), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize(("arch", "cell"), [("eminet", "lstm"), ("eminet", "gru"), ("eminet_non_sep", "lstm"),
-                                            ("midinet", "lstm")])  # fmt: skip
-def test_streams_like_the_eager_network(arch, cell):
-    net = _network(arch, cell)
+@pytest.mark.parametrize(("arch", "cell", "norm"), [("eminet", "lstm", "none"), ("eminet", "gru", "none"),
+                                                    ("eminet_non_sep", "lstm", "none"), ("midinet", "lstm", "none"),
+                                                    ("eminet", "lstm", "nonzero_mean")])  # fmt: skip
+def test_streams_like_the_eager_network(arch, cell, norm):
+    net = _network(arch, cell, input_normalization=norm)
     streamer = FusedStreamer(net)
     frames = _frames(6)
     with torch.no_grad():

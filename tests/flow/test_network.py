@@ -2,10 +2,11 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from evflow.errors import ConfigError, ShapeError
 from evflow.flow.feature_extractor import build_feature_extractor, count_parameters, list_architectures
-from evflow.flow.flow_network import FlowNetwork
+from evflow.flow.flow_network import NONZERO_MEAN_TARGET, FlowNetwork, normalize_nonzero_mean
 
 ARCHS = ["eminet", "eminet_non_sep", "midinet", "midinet2"]
 H, W = 16, 24
@@ -148,3 +149,42 @@ def test_fresh_network_sees_its_input(name):
     assert blank.abs().max() == 0  # zero biases: no input, no flow
     assert flow.abs().mean() > 1e-4  # the input's events, alone, give the flow
     assert (flow[:, 0] - flow[:, 1]).abs().mean() > 0.1 * flow.abs().mean()  # different inputs, different flows
+
+
+def _sparse(shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(shape, generator=g) > 0.85) * torch.rand(shape, generator=g)
+
+
+def test_nonzero_mean_normalisation():
+    x = _sparse((3, 2, 6, H, W)) * torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0, -1.0]).view(6, 1, 1)
+    x[0] *= 0.05  # a weak window: the same events, ten times fainter
+    x[1, 0] = 0  # an empty window
+    y = normalize_nonzero_mean(x)
+    assert torch.equal(y != 0, x != 0) and torch.equal(torch.sign(y), torch.sign(x))
+    assert torch.equal(y[1, 0], x[1, 0])
+    mean = y.abs().sum((2, 3, 4)) / (y != 0).sum((2, 3, 4)).clamp_min(1)
+    full = torch.ones(3, 2, dtype=torch.bool)
+    full[1, 0] = False
+    torch.testing.assert_close(mean[full], torch.full((5,), NONZERO_MEAN_TARGET))
+    torch.testing.assert_close(normalize_nonzero_mean(y), y)  # idempotent
+    torch.testing.assert_close(normalize_nonzero_mean(F.pad(x, (0, 8, 0, 8)))[..., :H, :W], y)  # padding-blind
+    torch.testing.assert_close(normalize_nonzero_mean(x[0] * 20.0), y[0])
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+def test_normalised_network_is_blind_to_event_strength():
+    net = make("eminet", input_normalization="nonzero_mean")
+    plain = make("eminet")
+    x = _sparse((3, 2, 6, H, W), seed=1)
+    with torch.no_grad():
+        strong = net(x)[-1]
+        net.reset_all()
+        torch.testing.assert_close(net(0.1 * x)[-1], strong)
+        # the same weights without normalisation see the difference
+        assert not torch.allclose(plain(x)[-1], (plain.reset_all(), plain(0.1 * x)[-1])[1], atol=1e-4)
+    scripted = torch.jit.script(make("eminet", input_normalization="nonzero_mean"))
+    with torch.no_grad(), torch.jit.optimized_execution(False):
+        torch.testing.assert_close(scripted(0.1 * x)[-1], strong, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ConfigError, match="input_normalization"):
+        make("eminet", input_normalization="max")

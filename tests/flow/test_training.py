@@ -154,6 +154,29 @@ def test_checkpoint_fine_tunes_with_the_commands_training_settings(tiny_dataset,
         build_model(train_cli.build_config(args), str(tmp_path / "other_dt.ckpt"))
 
 
+def test_input_normalization_reaches_network_loss_and_fine_tuning(tiny_dataset, tmp_path):
+    """--input-normalization is saved with the network; the loss sees the normalised input; fine-tuning keeps it."""
+    argv = [str(tiny_dataset), *FAST, "--limit-train-batches", "1", "--limit-val-batches", "0", "--max-epochs", "1"]
+    args = parse([str(tmp_path / "a"), *argv, "--input-normalization", "nonzero_mean"])
+    assert run_training(args, train_cli.build_config(args)) == 0
+    first = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    model = load_flow_model(first)
+    assert model.network.input_normalization == "nonzero_mean"
+    assert torch.load(first, weights_only=False)["evflow"]["network_kwargs"]["input_normalization"] == "nonzero_mean"
+    x = (torch.rand(2, 2, 6, H, W) > 0.9) * torch.rand(2, 2, 6, H, W)
+    with torch.no_grad():
+        strong = model.compute_loss(x)
+        model.network.reset_all()
+        weak = model.compute_loss(0.1 * x)
+    for name in strong:  # every term, contrast and smoothness included, is blind to the events' strength
+        torch.testing.assert_close(weak[name], strong[name], rtol=1e-4, atol=1e-6)
+    kept = build_model(train_cli.build_config(parse([str(tmp_path / "b"), *argv])), str(first))
+    assert kept.network.input_normalization == "nonzero_mean"
+    off = parse([str(tmp_path / "c"), *argv, "--input-normalization", "none"])
+    assert build_model(train_cli.build_config(off), str(first)).network.input_normalization == "none"
+    assert build_model(train_cli.build_config(off), None).network.input_normalization == "none"
+
+
 def test_old_style_checkpoint_loads_with_defaults(tmp_path):
     torch.manual_seed(0)
     old = FlowModel(delta_t=DT, array_dim=[2, 6, H, W], network_kwargs={"base": 32})

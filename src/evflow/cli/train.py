@@ -66,6 +66,9 @@ def add_arguments(parser) -> None:
     a("--depth", type=int, default=1, help="recurrent depth (midinet2)")
     a("--feature-base", type=int, default=16)
     a("--scales", type=int, default=3, help="number of encoder/decoder levels (flow scales)")
+    a("--input-normalization", choices=("none", "nonzero_mean"), default=None,
+      help="rescale every window so its non-zero cells average 0.15 ('nonzero_mean'), for network and loss alike "
+           "(default: a checkpoint's setting, else 'none')")  # fmt: skip
     a("--rnn-cell", default="lstm", choices=("lstm", "gru"))
     a("--curriculum-param", type=float, default=1.414)
     a(
@@ -142,6 +145,8 @@ def build_config(args) -> dict:
     network_kwargs = {"base": args.feature_base, "scales": args.scales, "separable": True, "rnn_cell": args.rnn_cell}
     if args.feature_extractor == "midinet2":
         network_kwargs["depth"] = args.depth
+    if args.input_normalization is not None:
+        network_kwargs["input_normalization"] = args.input_normalization
     on_cpu = args.cpu or args.accelerator == "cpu"
     precision = "32" if args.cpu else args.precision or ("32" if on_cpu or not _has_gpu() else "16-mixed")
     return {

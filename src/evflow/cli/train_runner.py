@@ -41,7 +41,10 @@ def build_model(config: dict, checkpoint: str | None):
         if hp[key] != wanted[key]:
             raise ConfigError(f"{checkpoint}: {key} {hp[key]} != {wanted[key]} of the data/command")
     # the data's preprocess_kwargs stay: they describe the inputs the fine-tuned model is trained on
-    architecture = {"feature_extractor_name": hp.feature_extractor_name, "network_kwargs": hp.network_kwargs}
+    network_kwargs = dict(hp.network_kwargs)
+    if "input_normalization" in wanted["network_kwargs"]:  # no weights: the command's choice wins when given
+        network_kwargs["input_normalization"] = wanted["network_kwargs"]["input_normalization"]
+    architecture = {"feature_extractor_name": hp.feature_extractor_name, "network_kwargs": network_kwargs}
     model = FlowModel(**{**wanted, **architecture})
     model.network.load_state_dict(loaded.network.state_dict())
     return model

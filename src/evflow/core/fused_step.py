@@ -149,6 +149,7 @@ class FusedStreamer:
         if tune_malloc and device.type == "cpu":
             retain_freed_memory()
         self.fused = FusedStep(fe, channels_last).to(device)
+        self.normalize = getattr(network, "normalize_input", None)  # FlowNetwork's input_normalization
         self.states: list[torch.Tensor] | None = None
         self._key: tuple | None = None
 
@@ -159,6 +160,8 @@ class FusedStreamer:
     @torch.no_grad()
     def step(self, x: torch.Tensor) -> torch.Tensor:
         """Flow ``(B, 2, H, W)`` of one window ``(B, C, H, W)``, advancing the state."""
+        if self.normalize is not None:
+            x = self.normalize(x)
         key = (tuple(x.shape), x.dtype, x.device)
         if self.states is None or key != self._key:
             self.states, self._key = self.fused.initial_states(x), key

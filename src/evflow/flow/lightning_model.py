@@ -104,7 +104,9 @@ class FlowModel(pl.LightningModule):
         """
         flows = self.network(inputs) if flows is None else flows
         flat = [f.reshape(-1, *f.shape[2:]) for f in flows]
-        pyramid = self.network.interpolate_all_inputs_using_pyramid(inputs)
+        # the loss sees the input as the network does (input_normalization; idempotent, so network(inputs) above
+        # gives the same flows for raw or normalised inputs)
+        pyramid = self.network.interpolate_all_inputs_using_pyramid(self.network.normalize_input(inputs))
         return self.criterion(flat, pyramid, inputs.shape[1])
 
     def loss_step(self, batch, batch_idx, mode="train"):
