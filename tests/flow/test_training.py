@@ -172,6 +172,11 @@ def test_input_normalization_reaches_network_loss_and_fine_tuning(tiny_dataset, 
         torch.testing.assert_close(weak[name], strong[name], rtol=1e-4, atol=1e-6)
     kept = build_model(train_cli.build_config(parse([str(tmp_path / "b"), *argv])), str(first))
     assert kept.network.input_normalization == "nonzero_mean"
+    # a fine-tuning run's config.json records the checkpoint's architecture, not the command's defaults
+    args = parse([str(tmp_path / "d"), *argv, "--checkpoint", str(first), "--feature-base", "16", "--scales", "2"])
+    assert run_training(args, train_cli.build_config(args)) == 0
+    saved = json.loads((tmp_path / "d" / "config.json").read_text())["model"]["network_kwargs"]
+    assert saved["base"] == 8 and saved["scales"] == 3 and saved["input_normalization"] == "nonzero_mean"
     off = parse([str(tmp_path / "c"), *argv, "--input-normalization", "none"])
     assert build_model(train_cli.build_config(off), str(first)).network.input_normalization == "none"
     assert build_model(train_cli.build_config(off), None).network.input_normalization == "none"

@@ -107,6 +107,9 @@ def run_training(args, config: dict, extra_callbacks=()) -> int:
     data_module.setup()
     has_val = bool(data_module.val_files or data_module.test_data_dir)
     model = build_model(config, weights)
+    # from a checkpoint the architecture is the checkpoint's: config.json says what is really trained
+    config["model"]["feature_extractor_name"] = model.hparams.feature_extractor_name
+    config["model"]["network_kwargs"] = dict(model.hparams.network_kwargs)
     if args.just_demo:
         path = model.demo_video(data_module.test_dataloader(), output_dir / "logs", -1, args.demo_num_batches)
         print(f"demo video: {path}")
