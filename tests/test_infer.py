@@ -157,7 +157,8 @@ def test_bundled_models_are_shipped_and_load():
 
     for name in bundled.BUNDLED:
         path = bundled.resolve_checkpoint(name)
-        assert path.stat().st_size < 5e6
+        # weights only (2.6 M float32 parameters for the 4-scale default): the Adam state would triple it
+        assert path.stat().st_size < 12e6
         model = load_flow_model(path, map_location="cpu")
         assert model.hparams.feature_extractor_name == "eminet"
 
