@@ -3,7 +3,7 @@
 For every recording of ``train/`` or ``val/`` (precomputed tensors with ``*_flow.h5`` labels next to them) it
 prints the network's AEE and the zero-flow AEE (means over labelled frames, on pixels with events and non-zero
 ground truth, as ``evflow train`` validates), their ratio, the mean magnitude of the non-zero cells of the input
-tensor (before any ``input_normalization``: how strong the recording's events are), and the event pixels per
+tensor (before any ``input_normalization``: how strong the recording's events are), and the scored pixels per
 frame; then the ratio per tercile of that event strength. A network whose ratio nears 1 on faint recordings has
 learnt nothing there, however good its average.
 
@@ -23,9 +23,11 @@ import torch
 
 
 def per_recording(dataset: str, checkpoint: str, split: str, height_width, num_tbins: int) -> dict:
-    """``{name: array of (aee, zero aee, mean |non-zero cell|, event pixels) per labelled frame}``."""
+    """``{name: array of (aee, zero aee, mean |non-zero cell|, valid pixels) per labelled frame}``."""
     from evflow.flow.data_module import FlowDataModule
+    from evflow.flow.lightning_model import FlowModel
     from evflow.flow.model_io import load_flow_model
+    from evflow.flow.supervision import frame_metrics
 
     model = load_flow_model(checkpoint).eval()
     hp = model.hparams
@@ -41,20 +43,14 @@ def per_recording(dataset: str, checkpoint: str, split: str, height_width, num_t
         for batch in loader:
             model.network.reset(batch["mask_keep_memory"])
             flow = model.network(batch["inputs"])[-1]
-            events = batch["inputs"].abs().sum(2) > 0
-            labelled = batch["frame_is_labeled"].bool()
-            if "is_padding" in batch:
-                labelled &= ~batch["is_padding"].bool()[None, :]
-            for t, b in labelled.nonzero().tolist():
-                gt = batch["labels"][t, b]
-                valid = events[t, b] & torch.isfinite(gt).all(0) & (gt.norm(dim=0) > 0)
-                if not valid.any():
-                    continue
-                g, f = gt.permute(1, 2, 0)[valid], flow[t, b].permute(1, 2, 0)[valid]
-                cells = batch["inputs"][t, b][batch["inputs"][t, b] != 0].abs()
-                name = Path(str(batch["video_infos"][b][0].path)).name
-                rows[name].append((float((f - g).norm(dim=1).mean()), float(g.norm(dim=1).mean()),
-                                   float(cells.mean()), int(events[t, b].sum())))  # fmt: skip
+            labelled = FlowModel._labelled(batch)  # the frames validation scores
+            # mean |non-zero cell| of every (t, b) window: how strong its events are
+            mag = batch["inputs"].abs()
+            strength = mag.sum((2, 3, 4)) / (mag > 0).sum((2, 3, 4)).clamp_min(1)
+            for (t, b), row in zip(labelled.nonzero().tolist(), frame_metrics(flow, batch, labelled)):
+                if row["aee"] == row["aee"]:  # NaN: no valid pixel in this frame
+                    rows[Path(row["path"]).name].append((row["aee"], row["aee_zero"], float(strength[t, b]),
+                                                         row["n_valid"]))  # fmt: skip
     return {name: np.array(r) for name, r in sorted(rows.items())}
 
 
@@ -72,7 +68,7 @@ def main() -> int:
         print("no labelled frame found", file=sys.stderr)
         return 1
     print(f"{args.checkpoint}, {args.split}: per recording (means over labelled frames)\n")
-    print("| recording | frames | AEE | zero-flow AEE | ratio | mean non-zero cell | event px |")
+    print("| recording | frames | AEE | zero-flow AEE | ratio | mean non-zero cell | valid px |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     summary = []
     for name, r in recs.items():
