@@ -47,28 +47,16 @@ def free_field(loss, pyramid, width, iterations, start=None):
     """Optimise a 30x40-per-bin flow grid (upsampled to every level, pixels of that level) on ``loss``.
 
     ``start`` is ``None`` (zero flow) or a finest-level ``(T*B, 2, H, W)`` flow (e.g. the truth, NaN read as 0)
-    whose 4x4 means are the initial grid.
+    whose 4x4 means are the initial grid. ``width`` (of the finest level) is kept for the callers.
     """
     import torch
-    import torch.nn.functional as F
+
+    from evflow.flow.refine import refine_flow
 
     fine = pyramid[-1]
-    if start is None:
-        param = torch.zeros(fine.shape[0] * fine.shape[1], 2, fine.shape[-2] // 4, fine.shape[-1] // 4)
-    else:
-        param = F.avg_pool2d(torch.nan_to_num(start.detach()), 4)
-    param.requires_grad_(True)
-    opt = torch.optim.Adam([param], lr=0.05)
-
-    def flows():
-        return [F.interpolate(param, size=p.shape[-2:], mode="bilinear") * (p.shape[-1] / width) for p in pyramid]
-
-    for _ in range(iterations):
-        opt.zero_grad()
-        sum(loss(flows(), pyramid).values()).backward()
-        opt.step()
-    with torch.no_grad():
-        return flows()
+    init = torch.zeros(fine.shape[0] * fine.shape[1], 2, *fine.shape[-2:]) if start is None else start
+    return refine_flow(loss, pyramid, torch.nan_to_num(init.detach(), nan=0.0, posinf=0.0, neginf=0.0), iterations,
+                       grid=4, lr=0.05)  # fmt: skip
 
 
 def score(loss, flows, pyramid, batch):

@@ -15,7 +15,7 @@ from evflow import __version__
 from evflow.errors import EvflowError
 
 # Explicit list (no discovery magic). A name whose module does not exist yet is skipped.
-SUBCOMMANDS = ("info", "convert", "precompute", "synth", "train", "infer", "export", "eval")
+SUBCOMMANDS = ("info", "convert", "precompute", "synth", "train", "pseudolabel", "infer", "export", "eval")
 
 
 def _load(name: str):

@@ -120,11 +120,11 @@ def infer_preprocessing(args) -> dict:
     return {"preprocess": preprocess, "delta_t": int(delta_t), "array_dim": array_dim, "preprocess_kwargs": kwargs}
 
 
-def parse_loss_weights(items) -> dict:
-    """The default loss weights updated by ``NAME=VALUE`` overrides (0 disables a term)."""
+def parse_loss_weights(items, base: dict | None = None) -> dict:
+    """``base`` (default: the default loss weights) updated by ``NAME=VALUE`` overrides (0 disables a term)."""
     from evflow.errors import ConfigError
 
-    weights = dict(LOSS_WEIGHTS)
+    weights = {**LOSS_WEIGHTS, **(base or {})}
     for item in items or ():
         name, sep, value = str(item).partition("=")
         name = name.strip()
