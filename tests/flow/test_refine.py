@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from test_losses import H, T, U, V, W, textured_cube
+from test_losses import H, T, U, V, W, _single_thread_torch, textured_cube  # noqa: F401 (autouse fixture)
 
 from evflow.cli.main import main
 from evflow.data.flow_file import read_flow_file
@@ -15,14 +15,6 @@ from evflow.flow.refine import pseudo_label_dataset, refine_flow
 from infer_helpers import make_checkpoint
 
 WEIGHTS = {"data": 1.0, "time_consistency": 1.0, "bw_deblur": 1.0, "smoothness": 0.1, "smoothness2": 0.15}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread_torch():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_refinement_moves_a_zero_start_to_the_translation_and_lowers_the_loss():
