@@ -215,8 +215,8 @@ class _Refiner:
         with torch.no_grad():
             self.losses.append((before, float(sum(self.criterion(refined, pyramid).values()))))
         fine = refined[-1].reshape(t, n, *refined[-1].shape[1:])
-        for j, (_, _, start) in enumerate(pending):
-            starts = start + delta_t * np.arange(t, dtype=np.int64)
+        for j, (_, _, first_ts) in enumerate(pending):
+            starts = first_ts + delta_t * np.arange(t, dtype=np.int64)
             writer.append_rows(fine[:, j].numpy().astype(np.float32), starts, starts + delta_t)
         pending.clear()
         return t * n
