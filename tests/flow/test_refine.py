@@ -111,3 +111,23 @@ def test_pseudolabel_rejects_an_empty_dataset(tmp_path):
     (tmp_path / "empty" / "train").mkdir(parents=True)
     with pytest.raises(ConfigError, match="no recordings"):
         pseudo_label_dataset(load_flow_model(ckpt), tmp_path / "empty", tmp_path / "pl", progress=False)
+
+
+def test_pseudolabel_rejects_recordings_shorter_than_one_window(tiny_dataset, tmp_path):
+    """12-row recordings cannot fill a 16-bin window: a clear error, and no empty label file is left behind."""
+    ckpt = make_checkpoint(tmp_path / "m.ckpt", height=32, width=48, delta_t=10_000)
+    with pytest.raises(ConfigError, match="full window of 16 bins"):
+        pseudo_label_dataset(load_flow_model(ckpt), tiny_dataset, tmp_path / "pl", num_tbins=16, progress=False)
+    assert list((tmp_path / "pl" / "train").iterdir()) == []
+
+
+def test_pseudolabel_leaves_out_a_recording_shorter_than_one_window(tiny_dataset, tmp_path):
+    from flow_data import moving_pattern, write_tensor_file
+
+    write_tensor_file(tiny_dataset / "train" / "short.h5", moving_pattern(1, (1.0, 0.0), seed=9))
+    ckpt = make_checkpoint(tmp_path / "m.ckpt", height=32, width=48, delta_t=10_000)
+    stats = pseudo_label_dataset(load_flow_model(ckpt), tiny_dataset, tmp_path / "pl", iterations=0, num_tbins=2,
+                                 progress=False)  # fmt: skip
+    names = sorted(p.name for p in (tmp_path / "pl" / "train").iterdir())
+    assert names == [f"rec{i}{ext}" for i in range(3) for ext in (".h5", "_flow.h5")]
+    assert stats["recordings"] == 4 and stats["bins"] == 3 * 12

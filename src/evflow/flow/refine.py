@@ -109,7 +109,8 @@ def pseudo_label_dataset(
     possible) and its ``*_flow.h5`` file: for each bin the network's flow (state carried through the recording)
     refined by :func:`refine_flow` on the loss ``loss_weights`` (default: the model's own). Windows of
     ``num_tbins`` bins are refined ``batch_size`` at a time (they are independent once the network has run), so
-    memory stays bounded for any recording length; bins of a last, incomplete window get no label.
+    memory stays bounded for any recording length; bins of a last, incomplete window get no label, and a recording
+    shorter than one window is left out (no link, no label file).
     ``output_dir/val`` links to ``dataset_dir/val`` when that exists. Label files are written atomically;
     ground-truth files of the source are neither read nor linked.
 
@@ -127,6 +128,9 @@ def pseudo_label_dataset(
 
     Returns:
         ``{"recordings": n, "bins": n, "loss_network": mean, "loss_refined": mean}`` (mean loss per batch).
+
+    Raises:
+        ConfigError: ``dataset_dir/train`` holds no recording, or none that fills one window.
     """
     from ..data.sources import list_recordings
 
@@ -149,6 +153,9 @@ def pseudo_label_dataset(
     n_bins = 0
     for path in steps:
         n_bins += refiner.label_recording(Path(path), out_train, hp, array_dim)
+    if n_bins == 0:
+        raise ConfigError(f"pseudo_label_dataset: no recording under {src_train} holds one full window of "
+                          f"{array_dim[0]} bins x {int(hp.delta_t)} us: nothing to label")  # fmt: skip
     src_val = Path(dataset_dir) / "val"
     out_val = Path(output_dir) / "val"
     if src_val.is_dir() and not (out_val.exists() or out_val.is_symlink()):
@@ -172,10 +179,19 @@ class _Refiner:
         """Write ``out_dir/<recording>`` (a link) and its label file; returns the number of labelled bins."""
         from ..data.flow_file import FlowFileWriter
         from ..data.flow_labels import label_path_for
+        from ..data.scheduler import count_chunks
         from ..data.sequential import SequentialDataLoader, load_labels_stub
+        from ..data.sources import open_source
 
         t, _, h, w = array_dim
         delta_t = int(hp.delta_t)
+        source = open_source(str(recording), hp.preprocess, h, w, hp.get("preprocess_kwargs"))
+        try:
+            duration = source.duration
+        finally:
+            source.close()
+        if count_chunks(duration, t * delta_t) == 0:  # shorter than one window: left out, nothing written
+            return 0
         loader = SequentialDataLoader([str(recording)], delta_t, hp.preprocess, array_dim,
                                       load_labels=load_labels_stub, batch_size=1, num_workers=0,
                                       preprocess_kwargs=hp.get("preprocess_kwargs"))  # fmt: skip
