@@ -43,11 +43,11 @@ CONFIGS = {
 }
 
 
-def free_field(loss, pyramid, width, iterations, start=None):
+def free_field(loss, pyramid, iterations, start=None):
     """Optimise a 30x40-per-bin flow grid (upsampled to every level, pixels of that level) on ``loss``.
 
     ``start`` is ``None`` (zero flow) or a finest-level ``(T*B, 2, H, W)`` flow (e.g. the truth, NaN read as 0)
-    whose 4x4 means are the initial grid. ``width`` (of the finest level) is kept for the callers.
+    whose 4x4 means are the initial grid.
     """
     import torch
 
@@ -71,8 +71,11 @@ def score(loss, flows, pyramid, batch):
         return value, float((flows[-1] - gt).norm(dim=1)[events].mean())
 
 
-def network_rows(checkpoint, batches, pyramid_of, width, iterations, delta_t, from_truth=False):
-    """Loss value and AEE of zero flow, the truth, the checkpoint's network and a free field, under its weights."""
+def network_rows(checkpoint, batches, iterations, delta_t, from_truth=False):
+    """Loss value and AEE of zero flow, the truth, the checkpoint's network and a free field, under its weights.
+
+    The loss sees the inputs as the network does: its own input normalisation and number of pyramid levels.
+    """
     import numpy as np
     import torch
 
@@ -85,7 +88,7 @@ def network_rows(checkpoint, batches, pyramid_of, width, iterations, delta_t, fr
     loss = FlowLoss(model.hparams.loss_weights)
     rows = {"zero flow": [], "ground truth": [], "network": [], "free field": []}
     for batch in batches:
-        pyr = pyramid_of(batch["inputs"])
+        pyr = model.network.interpolate_all_inputs_using_pyramid(model.network.normalize_input(batch["inputs"]))
         gt = gt_pyramid(batch["labels"], pyr)
         rows["zero flow"].append(score(loss, [g * 0 for g in gt], pyr, batch))
         rows["ground truth"].append(score(loss, gt, pyr, batch))
@@ -94,7 +97,7 @@ def network_rows(checkpoint, batches, pyramid_of, width, iterations, delta_t, fr
             net = [f.reshape(-1, *f.shape[2:]) for f in model.network(batch["inputs"])]
         rows["network"].append(score(loss, net, pyr, batch))
         start = gt[-1] if from_truth else None
-        rows["free field"].append(score(loss, free_field(loss, pyr, width, iterations, start), pyr, batch))
+        rows["free field"].append(score(loss, free_field(loss, pyr, iterations, start), pyr, batch))
     print(f"\n{checkpoint}, its loss weights {model.hparams.loss_weights} (lower loss is better)")
     print("| flow | loss | AEE |\n|---|---:|---:|")
     for name, values in rows.items():
@@ -145,11 +148,11 @@ def main() -> int:
                 pyr = pyramid_of(batch["inputs"])
                 gt = gt_pyramid(batch["labels"], pyr)
                 start = gt[-1] if args.from_truth else None
-                aee.append(score(loss, free_field(loss, pyr, w, args.iterations, start), pyr, batch)[1])
+                aee.append(score(loss, free_field(loss, pyr, args.iterations, start), pyr, batch)[1])
                 zero.append(score(loss, [g * 0 for g in gt], pyr, batch)[1])
             print(f"| {name} | {np.mean(aee):.3f} | {np.mean(zero):.3f} | {np.mean(aee) / np.mean(zero):.2f}x |")
     if args.checkpoint:
-        network_rows(args.checkpoint, batches, pyramid_of, w, args.iterations, args.delta_t, args.from_truth)
+        network_rows(args.checkpoint, batches, args.iterations, args.delta_t, args.from_truth)
     return 0
 
 

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from evflow.data.augment import AugmentConfig, apply_affine, apply_affine_flow, draw_affine, segment_seed
 from evflow.data.scheduler import count_chunks, make_plan
-from evflow.data.sources import FileMetadata, open_source
+from evflow.data.sources import EventFileSource, FileMetadata, TensorFileSource, open_source
 
 
 def load_labels_stub(metadata, start_time, duration, tensor):
@@ -125,7 +125,8 @@ class SequentialDataLoader:
     """Loader of time-coherent batches (API of the reference's ``SequentialDataLoader``).
 
     Args:
-        files: recordings (HDF5 tensor files or event files).
+        files: recordings (HDF5 tensor files or event files), as paths or as sources already opened with
+            :func:`~evflow.data.sources.open_source` (not opened again).
         delta_t: bin length in µs.
         preprocess_function_name: preprocessing used for event files (checked against tensor files).
         array_dim: ``(num_tbins, C, H, W)``; features are resized to ``H, W``.
@@ -152,7 +153,9 @@ class SequentialDataLoader:
         world_size: int = 1,
     ):
         t, c, h, w = (int(v) for v in array_dim)
-        sources = [open_source(f, preprocess_function_name, h, w, preprocess_kwargs) for f in files]
+        opened = (TensorFileSource, EventFileSource)
+        sources = [f if isinstance(f, opened) else open_source(f, preprocess_function_name, h, w, preprocess_kwargs)
+                   for f in files]  # fmt: skip
         self.preprocess = preprocess_function_name
         self.dataset = SequentialDataset(
             sources, delta_t, array_dim, batch_size, load_labels, augment, rank, world_size

@@ -186,15 +186,11 @@ class _Refiner:
         t, _, h, w = array_dim
         delta_t = int(hp.delta_t)
         source = open_source(str(recording), hp.preprocess, h, w, hp.get("preprocess_kwargs"))
-        try:
-            duration = source.duration
-        finally:
+        if count_chunks(source.duration, t * delta_t) == 0:  # shorter than one window: left out, nothing written
             source.close()
-        if count_chunks(duration, t * delta_t) == 0:  # shorter than one window: left out, nothing written
             return 0
-        loader = SequentialDataLoader([str(recording)], delta_t, hp.preprocess, array_dim,
-                                      load_labels=load_labels_stub, batch_size=1, num_workers=0,
-                                      preprocess_kwargs=hp.get("preprocess_kwargs"))  # fmt: skip
+        loader = SequentialDataLoader([source], delta_t, hp.preprocess, array_dim, load_labels=load_labels_stub,
+                                      batch_size=1, num_workers=0)  # fmt: skip
         link = out_dir / recording.name
         attrs = {"pseudo_labels": "network flow refined on its own loss", "refine_loss_weights": str(
             self.criterion.flow_weights), "refine_iterations": self.iterations, "refine_grid": self.grid}  # fmt: skip
