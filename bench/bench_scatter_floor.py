@@ -75,6 +75,15 @@ def kernel_cells(ev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return off, inc
 
 
+def check_cells(ev, out, off, inc, dist) -> None:
+    """Fail unless accumulating ``(off, inc)`` gives event_cube's output bit for bit (the timed work is real)."""
+    expected = event_cube(ev, out, WINDOW).copy()
+    zero_output(out)
+    _rmw(out.reshape(-1), off, inc, dist)
+    if not np.array_equal(out, expected):
+        raise AssertionError("kernel_cells no longer matches event_cube: update it with the kernel")
+
+
 def best_ms(fn, repeats: int) -> float:
     fn()
     times = []
@@ -104,6 +113,7 @@ def main() -> int:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, ev in (("edges", edge_events(args.events, WINDOW)), ("uniform", uniform_events(args.events, WINDOW))):
         off, inc = kernel_cells(ev)
+        check_cells(ev, out, off, inc, dist)
         l1 = rng.integers(0, 4096, off.shape[0])
         ms = {
             "stream": best_ms(partial(_stream, ev), args.repeats),
